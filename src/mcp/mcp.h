@@ -14,13 +14,14 @@
  *     initialize / notifications/initialized handshake, correlates concurrent
  *     requests by rewritten ids (so callers never see each other's replies),
  *     routes notifications and server->client requests to hooks, restarts a
- *     dead stdio child on next use, and pages through */list results.
+ *     dead stdio child on next use, and pages through list results (tools,
+ *     prompts, resources) following nextCursor.
  * The module knows nothing about the gateway above it: logging, routing and
  * DIFC happen in the caller through the hooks below.
  *
  * JSON ownership (jansson): a `const json_t *` argument is borrowed and never
  * kept; a `json_t **` out-parameter receives a NEW reference the caller must
- * json_decref. Strings returned by *_format/*_serialize are malloc'd, caller
+ * json_decref. Strings returned by the _format and _serialize functions are malloc'd, caller
  * frees.
  *
  * Time: deadlines are absolute milliseconds on mcp_now_ms()'s monotonic clock;
