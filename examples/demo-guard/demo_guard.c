@@ -245,7 +245,7 @@ GUARD_EXPORT("label_agent") int32_t label_agent(const char *in, int32_t in_len, 
         return -1;
     int level = parse_level(level_v);
     bool covers;
-    const char *kind;
+    const char *kind = "public";
     if (level < 0 || !read_repos(repos, &covers, &kind))
         return -1;
 

@@ -38,11 +38,17 @@ void *rt_alloc(size_t n)
     return (void *)p;
 }
 
+/* alloc(0) gets a valid pointer that is not counted as live: the host
+ * skips dealloc for size 0 (spec: guard-abi §1.6), so counting it would
+ * keep the heap from ever rewinding. */
 GUARD_EXPORT("alloc") void *guard_alloc(int32_t size)
 {
+    static uint64_t empty;
     if (size < 0)
         return NULL;
-    void *p = rt_alloc(size ? (size_t)size : 1);
+    if (size == 0)
+        return &empty;
+    void *p = rt_alloc((size_t)size);
     if (p)
         live_allocs++;
     return p;
