@@ -448,6 +448,14 @@ void difc_policy_free(difc_policy_t *p);
  * {"write-sink":{...}}, keys case-insensitive) with upstream's messages
  * (§3.10). */
 bool difc_policy_parse(const json_t *obj, difc_policy_t *out, err_t *err);
+/* A server's `guard-policies` value (§3.10 "Per-server forms", tried in
+ * order: the map itself holds allow-only/allowonly/write-sink/writesink;
+ * the legacy flat {repos, min-integrity|integrity}; the policy nested under
+ * `server_id`; a map with exactly one key whose value is a policy map).
+ * *found false (and true returned) means no policy. Errors carry upstream's
+ * "invalid server guard policy: " prefix. */
+bool difc_policy_parse_server(const char *server_id, const json_t *raw, difc_policy_t *out,
+                              bool *found, err_t *err);
 /* Canonical JSON ({"allow-only":{...}} / {"write-sink":{...}}). */
 json_t *difc_policy_to_json(const difc_policy_t *p);
 /* The accept entries an allow-only policy requires of a write-sink

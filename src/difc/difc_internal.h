@@ -24,4 +24,13 @@ void sbuf_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 
 char *sbuf_take(sbuf_t *b);
 void sbuf_free(sbuf_t *b);
 
+#include <jansson.h>
+
+/* collection.c: whether an MCP content item's text takes part in the
+ * unwrap (type absent, "", "text" or unknown; not image/audio/resource). */
+bool difc_content_item_is_text(const json_t *item);
+/* collection.c: the item index a labelled path names under items_path, or
+ * -1 when it names none. */
+long difc_path_item_index(const char *path, const char *items_path);
+
 #endif
