@@ -1,0 +1,686 @@
+/*
+ * http_backend.c — an MCP server reached over streamable HTTP, revisions
+ * 2025-03-26 … 2025-11-25 (spec: mcp-protocol §1.3, gateway §3.3).
+ *
+ * Each request is one POST performed in the caller's thread on a pooled curl
+ * easy handle (a handle keeps its connections alive, so reusing handles
+ * reuses connections). The answer is either one JSON object or an SSE stream
+ * that may carry notifications and server->client requests before the
+ * response; those are routed as they arrive. The session id from the
+ * initialize response is sent on every later request with
+ * MCP-Protocol-Version. A 404 on a request that carried a session id means
+ * the server forgot the session: we initialize again once and retry.
+ * If an SSE stream ends after an event with an id but before the response,
+ * we resume it with GET + Last-Event-ID (2025-11-25 polling).
+ *
+ * Invariants: `session` changes only under mu, and `session_gen` counts the
+ * changes so that only one thread re-initialises for a given expired session.
+ */
+#include "mcp/mcp_internal.h"
+
+#include <curl/curl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define POOL_MAX 8
+#define MAX_RESUMES 3
+
+typedef struct http_impl {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;     /* reinit finished */
+    char *session;         /* NULL: none */
+    unsigned session_gen;
+    bool reiniting;
+    CURL *pool[POOL_MAX];
+    int npool;
+} http_impl_t;
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static bool curl_ok;
+static void curl_init_once(void) { curl_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }
+
+static http_impl_t *impl_of(mcp_backend_t *b) { return b->impl; }
+
+/* ------------------------------------------------------------ handles */
+
+static CURL *get_handle(http_impl_t *h)
+{
+    CURL *c = NULL;
+    pthread_mutex_lock(&h->mu);
+    if (h->npool > 0)
+        c = h->pool[--h->npool];
+    pthread_mutex_unlock(&h->mu);
+    if (c) {
+        curl_easy_reset(c); /* keeps its live connections */
+        return c;
+    }
+    return curl_easy_init();
+}
+
+static void put_handle(http_impl_t *h, CURL *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&h->mu);
+    if (h->npool < POOL_MAX) {
+        h->pool[h->npool++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (c)
+        curl_easy_cleanup(c);
+}
+
+/* ----------------------------------------------------------- transfers */
+
+typedef struct xfer {
+    mcp_backend_t *b;
+    mcp_call_t *c;            /* the request being answered; NULL otherwise */
+    json_int_t id;            /* its wire id */
+    long status;
+    char content_type[128];
+    char session[256];
+    bool got_session;
+    bool is_sse;
+    char *body;               /* non-SSE body, bounded by max_message */
+    size_t body_len, body_cap;
+    bool too_big;
+    mcp_sse_parser_t *sse;
+    json_t *response;         /* matched response message */
+    int64_t response_at;
+    bool saw_event_id;        /* for resumption */
+    long retry_ms;
+    err_t stream_err;
+} xfer_t;
+
+static bool header_is(const char *line, size_t n, const char *name, const char **value, size_t *vlen)
+{
+    size_t nl = strlen(name);
+    if (n <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0)
+        return false;
+    const char *v = line + nl + 1;
+    const char *end = line + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    *value = v;
+    *vlen = (size_t)(end - v);
+    return true;
+}
+
+static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
+{
+    xfer_t *x = ud;
+    size_t n = size * nitems;
+    const char *v;
+    size_t vl;
+    if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        /* A new response (after 100-continue or a redirect): start over. */
+        x->content_type[0] = '\0';
+        x->got_session = false;
+    } else if (header_is(line, n, "content-type", &v, &vl)) {
+        snprintf(x->content_type, sizeof x->content_type, "%.*s", (int)vl, v);
+    } else if (header_is(line, n, "mcp-session-id", &v, &vl) && vl > 0 && vl < sizeof x->session) {
+        memcpy(x->session, v, vl);
+        x->session[vl] = '\0';
+        x->got_session = true;
+    }
+    return n;
+}
+
+static void post_message(mcp_backend_t *b, const json_t *msg, const char *method, int64_t deadline_ms);
+
+/* One JSON-RPC message received on a stream or as a body. */
+static void received(xfer_t *x, json_t *value)
+{
+    mcp_backend_t *b = x->b;
+    mcp_msg_t m;
+    err_t e = {{0}};
+    if (mcp_jsonrpc_classify(value, &m, &e) != MCP_PARSE_OK) {
+        mcp__log(b, MCP_LOG_WARN, "ignoring an invalid message from the server: %s", e.msg);
+        mcp_msg_free(&m);
+        return;
+    }
+    switch (m.kind) {
+    case MCP_MSG_RESPONSE:
+    case MCP_MSG_ERROR: {
+        bool mine = x->c && (json_is_null(m.id) ? m.kind == MCP_MSG_ERROR
+                                                : json_is_integer(m.id) && json_integer_value(m.id) == x->id);
+        mcp__rpc_log(b, MCP_DIR_IN, mine ? x->c->method : NULL, m.root, NULL);
+        if (mine && !x->response) {
+            x->response = json_incref(m.root);
+            x->response_at = mcp_now_ms();
+        }
+        break;
+    }
+    case MCP_MSG_NOTIFICATION:
+        mcp__rpc_log(b, MCP_DIR_IN, m.method, m.root, NULL);
+        mcp__route_notification(b, x->c, true, m.root);
+        break;
+    case MCP_MSG_REQUEST: {
+        mcp__rpc_log(b, MCP_DIR_IN, m.method, m.root, NULL);
+        json_t *resp = mcp__answer_server_request(b, &m);
+        if (resp)
+            post_message(b, resp, m.method, mcp_now_ms() + 5000);
+        json_decref(resp);
+        break;
+    }
+    }
+    mcp_msg_free(&m);
+}
+
+static bool on_sse_event(void *ud, const mcp_sse_event_t *ev)
+{
+    xfer_t *x = ud;
+    if (ev->id[0])
+        x->saw_event_id = true;
+    if (ev->retry_ms >= 0)
+        x->retry_ms = ev->retry_ms;
+    if (ev->data_len == 0 || strcmp(ev->event, "message") != 0)
+        return true; /* priming events and unknown event types */
+    json_error_t je;
+    json_t *v = json_loadb(ev->data, ev->data_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (!v) {
+        mcp__log(x->b, MCP_LOG_WARN, "ignoring a non-JSON SSE event: %s", je.text);
+        return true;
+    }
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            received(x, json_array_get(v, i));
+    } else {
+        received(x, v);
+    }
+    json_decref(v);
+    return true;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    xfer_t *x = ud;
+    size_t n = size * nmemb;
+    if (!x->sse && !x->body && strncasecmp(x->content_type, "text/event-stream", 17) == 0) {
+        x->is_sse = true;
+        x->sse = mcp_sse_parser_new(x->b->max_message, on_sse_event, x);
+        if (!x->sse)
+            return 0;
+    }
+    if (x->is_sse) {
+        if (!mcp_sse_parser_feed(x->sse, data, n, &x->stream_err))
+            return 0;
+        return n;
+    }
+    if (x->body_len + n > x->b->max_message) {
+        x->too_big = true;
+        return 0;
+    }
+    if (x->body_len + n + 1 > x->body_cap) {
+        size_t cap = x->body_cap ? x->body_cap : 4096;
+        while (cap < x->body_len + n + 1)
+            cap *= 2;
+        char *nb = realloc(x->body, cap);
+        if (!nb)
+            return 0;
+        x->body = nb;
+        x->body_cap = cap;
+    }
+    memcpy(x->body + x->body_len, data, n);
+    x->body_len += n;
+    x->body[x->body_len] = '\0';
+    return n;
+}
+
+static int on_progress(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln)
+{
+    (void)dlt, (void)dln, (void)ult, (void)uln;
+    xfer_t *x = ud;
+    if (x->c && x->c->cancel && atomic_load(x->c->cancel))
+        return 1;
+    /* The server should close an SSE stream after the response; if it lingers
+     * we stop reading shortly after, rather than waiting for the deadline. */
+    if (x->response && mcp_now_ms() - x->response_at > 300)
+        return 1;
+    return 0;
+}
+
+static void xfer_free(xfer_t *x)
+{
+    free(x->body);
+    mcp_sse_parser_free(x->sse);
+    json_decref(x->response);
+}
+
+static bool has_header(char *const *hdrs, const char *name)
+{
+    size_t nl = strlen(name);
+    for (; hdrs && *hdrs; hdrs++)
+        if (strncasecmp(*hdrs, name, nl) == 0 && (*hdrs)[nl] == ':')
+            return true;
+    return false;
+}
+
+static bool add_header(void *list, const char *header)
+{
+    struct curl_slist **l = list;
+    struct curl_slist *n = curl_slist_append(*l, header);
+    if (!n)
+        return false;
+    *l = n;
+    return true;
+}
+
+/* Builds the header list for one request. `session` may be NULL. */
+static bool build_headers(mcp_backend_t *b, struct curl_slist **list, const char *accept, const char *session,
+                          bool with_version, const char *last_event_id, err_t *err)
+{
+    char line[512];
+    bool ok = true;
+    /* Configured headers win over ours (Set semantics, spec: gateway §3.3). */
+    for (char **h = b->headers; ok && h && *h; h++)
+        ok = add_header(list, *h);
+    if (!has_header(b->headers, "Content-Type"))
+        ok = ok && add_header(list, "Content-Type: application/json");
+    if (!has_header(b->headers, "Accept")) {
+        snprintf(line, sizeof line, "Accept: %s", accept);
+        ok = ok && add_header(list, line);
+    }
+    ok = ok && add_header(list, "Expect:"); /* no 100-continue round trip */
+    if (session) {
+        snprintf(line, sizeof line, "Mcp-Session-Id: %s", session);
+        ok = ok && add_header(list, line);
+    }
+    if (with_version) {
+        char pv[32];
+        mcp__proto(b, pv, sizeof pv);
+        if (pv[0]) {
+            snprintf(line, sizeof line, "MCP-Protocol-Version: %s", pv);
+            ok = ok && add_header(list, line);
+        }
+    }
+    if (last_event_id) {
+        snprintf(line, sizeof line, "Last-Event-ID: %.400s", last_event_id);
+        ok = ok && add_header(list, line);
+    }
+    if (!ok)
+        return err_set(err, "out of memory");
+    if (b->dynamic_headers && !b->dynamic_headers(b->dynamic_headers_ud, b->id, add_header, list, err))
+        return err_prefix(err, "backend '%s': request headers", b->id);
+    return true;
+}
+
+/* Performs one HTTP exchange. body NULL means GET. Returns the curl code. */
+static CURLcode perform(mcp_backend_t *b, xfer_t *x, const char *body, size_t len, struct curl_slist *hdrs,
+                        int64_t deadline_ms, char *curl_err)
+{
+    http_impl_t *h = impl_of(b);
+    CURL *c = get_handle(h);
+    if (!c) {
+        snprintf(curl_err, CURL_ERROR_SIZE, "cannot create a curl handle");
+        return CURLE_OUT_OF_MEMORY;
+    }
+    curl_err[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_URL, b->url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+    long connect_ms = b->connect_timeout_ms;
+    if (deadline_ms) {
+        int64_t left = deadline_ms - mcp_now_ms();
+        if (left < 1)
+            left = 1;
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left);
+        if (left < connect_ms)
+            connect_ms = (long)left;
+    }
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    put_handle(h, c);
+    return rc;
+}
+
+/* Sends a notification or a response (no answer expected but 2xx). */
+static bool post_simple(mcp_backend_t *b, const json_t *msg, const char *method, int64_t deadline_ms, err_t *err)
+{
+    http_impl_t *h = impl_of(b);
+    size_t len;
+    char *text = mcp_jsonrpc_serialize(msg, &len);
+    if (!text)
+        return err_set(err, "out of memory");
+    char session[256] = "";
+    pthread_mutex_lock(&h->mu);
+    if (h->session)
+        snprintf(session, sizeof session, "%s", h->session);
+    pthread_mutex_unlock(&h->mu);
+    struct curl_slist *hdrs = NULL;
+    bool ok = build_headers(b, &hdrs, "application/json, text/event-stream", session[0] ? session : NULL, true,
+                            NULL, err);
+    if (ok) {
+        mcp__rpc_log(b, MCP_DIR_OUT, method, msg, NULL);
+        xfer_t x = {.b = b, .retry_ms = -1};
+        char cerr[CURL_ERROR_SIZE];
+        CURLcode rc = perform(b, &x, text, len, hdrs, deadline_ms, cerr);
+        if (rc != CURLE_OK)
+            ok = err_set(err, "backend '%s': POST %s failed: %s", b->id, method, cerr[0] ? cerr : curl_easy_strerror(rc));
+        else if (x.status < 200 || x.status > 299)
+            ok = err_set(err, "backend '%s': POST %s answered HTTP %ld", b->id, method, x.status);
+        xfer_free(&x);
+    }
+    curl_slist_free_all(hdrs);
+    free(text);
+    return ok;
+}
+
+static void post_message(mcp_backend_t *b, const json_t *msg, const char *method, int64_t deadline_ms)
+{
+    err_t e = {{0}};
+    if (!post_simple(b, msg, method, deadline_ms, &e))
+        mcp__log(b, MCP_LOG_WARN, "%s", e.msg);
+}
+
+/* ---------------------------------------------------------------- ops */
+
+static bool http_open(mcp_backend_t *b, int64_t deadline_ms, err_t *err)
+{
+    (void)deadline_ms;
+    http_impl_t *h = impl_of(b);
+    pthread_mutex_lock(&h->mu);
+    free(h->session);
+    h->session = NULL;
+    h->session_gen++;
+    pthread_mutex_unlock(&h->mu);
+    if (!curl_ok)
+        return err_set(err, "backend '%s': libcurl failed to initialise", b->id);
+    mcp__log(b, MCP_LOG_INFO, "connecting to %s", b->url);
+    return true;
+}
+
+static void http_close(mcp_backend_t *b, bool graceful, const char *why)
+{
+    (void)why;
+    http_impl_t *h = impl_of(b);
+    pthread_mutex_lock(&h->mu);
+    char *session = h->session;
+    h->session = NULL;
+    h->session_gen++;
+    pthread_mutex_unlock(&h->mu);
+    if (session && graceful) {
+        /* End the session politely; 405 (not supported) is fine too. */
+        CURL *c = get_handle(h);
+        struct curl_slist *hdrs = NULL;
+        char line[300];
+        snprintf(line, sizeof line, "Mcp-Session-Id: %s", session);
+        if (c && add_header(&hdrs, line)) {
+            for (char **p = b->headers; p && *p; p++)
+                add_header(&hdrs, *p);
+            curl_easy_setopt(c, CURLOPT_URL, b->url);
+            curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+            curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+            curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)b->shutdown_grace_ms);
+            curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+            xfer_t x = {.b = b, .retry_ms = -1};
+            curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+            curl_easy_perform(c);
+            curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+            xfer_free(&x);
+        }
+        curl_slist_free_all(hdrs);
+        if (c)
+            curl_easy_cleanup(c); /* not back to the pool: CUSTOMREQUEST set */
+    }
+    free(session);
+}
+
+static bool http_notify(mcp_backend_t *b, const json_t *msg, int64_t deadline_ms, err_t *err)
+{
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    return post_simple(b, msg, method ? method : "notification", deadline_ms, err);
+}
+
+/* Waits while another thread re-initialises the session. */
+static void wait_reinit(http_impl_t *h, int64_t deadline_ms)
+{
+    pthread_mutex_lock(&h->mu);
+    while (h->reiniting && mcp__cond_wait(&h->cv, &h->mu, deadline_ms, 100)) {
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* The server said 404 to session `gen`: initialize again, unless another
+ * thread already did. */
+static bool reinitialize(mcp_backend_t *b, unsigned gen, int64_t deadline_ms, err_t *err)
+{
+    http_impl_t *h = impl_of(b);
+    pthread_mutex_lock(&h->mu);
+    while (h->reiniting)
+        mcp__cond_wait(&h->cv, &h->mu, 0, 100);
+    if (h->session_gen != gen) {
+        pthread_mutex_unlock(&h->mu);
+        return true;
+    }
+    h->reiniting = true;
+    free(h->session);
+    h->session = NULL;
+    h->session_gen++;
+    pthread_mutex_unlock(&h->mu);
+
+    mcp__log(b, MCP_LOG_INFO, "session expired (HTTP 404); initializing again");
+    int64_t d = mcp_now_ms() + b->startup_timeout_ms;
+    if (deadline_ms && deadline_ms < d)
+        d = deadline_ms;
+    bool ok = mcp__handshake(b, d, err);
+
+    pthread_mutex_lock(&h->mu);
+    h->reiniting = false;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    return ok;
+}
+
+static void send_cancel(mcp_backend_t *b, json_int_t id, const char *reason)
+{
+    json_t *params = json_pack("{s:I, s:s}", "requestId", id, "reason", reason);
+    json_t *note = params ? mcp_jsonrpc_notification("notifications/cancelled", params) : NULL;
+    if (note)
+        post_message(b, note, "notifications/cancelled", mcp_now_ms() + 1000);
+    json_decref(note);
+    json_decref(params);
+}
+
+static mcp_call_status_t http_call(mcp_backend_t *b, mcp_call_t *c, json_t **response, err_t *err)
+{
+    http_impl_t *h = impl_of(b);
+    *response = NULL;
+    bool is_init = strcmp(c->method, "initialize") == 0;
+    json_int_t id = (json_int_t)atomic_fetch_add(&b->next_id, 1);
+    json_t *jid = json_integer(id);
+    json_t *msg = jid ? mcp_jsonrpc_request(jid, c->method, c->params) : NULL;
+    json_decref(jid);
+    size_t len = 0;
+    char *text = msg ? mcp_jsonrpc_serialize(msg, &len) : NULL;
+    if (!text) {
+        json_decref(msg);
+        return err_set(err, "out of memory"), MCP_CALL_FAILED;
+    }
+    mcp_call_status_t st = MCP_CALL_FAILED;
+    bool retried = false;
+    int resumes = 0;
+    char last_id[512] = "";
+    long retry_ms = -1;
+
+    for (;;) {
+        if (!is_init)
+            wait_reinit(h, c->deadline_ms);
+        char session[256] = "";
+        pthread_mutex_lock(&h->mu);
+        unsigned gen = h->session_gen;
+        if (h->session)
+            snprintf(session, sizeof session, "%s", h->session);
+        pthread_mutex_unlock(&h->mu);
+
+        bool resuming = last_id[0] != '\0';
+        struct curl_slist *hdrs = NULL;
+        if (!build_headers(b, &hdrs, resuming ? "text/event-stream" : "application/json, text/event-stream",
+                           session[0] ? session : NULL, !is_init, resuming ? last_id : NULL, err)) {
+            curl_slist_free_all(hdrs);
+            break;
+        }
+        if (resuming) {
+            if (retry_ms > 0) {
+                int64_t until = mcp_now_ms() + retry_ms;
+                while (mcp_now_ms() < until && mcp__call_expired(c) == MCP_CALL_OK)
+                    poll(NULL, 0, 20);
+            }
+        } else {
+            mcp__rpc_log(b, MCP_DIR_OUT, c->method, msg, NULL);
+        }
+        xfer_t x = {.b = b, .c = c, .id = id, .retry_ms = -1};
+        char cerr[CURL_ERROR_SIZE];
+        CURLcode rc = perform(b, &x, resuming ? NULL : text, len, hdrs, c->deadline_ms, cerr);
+        curl_slist_free_all(hdrs);
+
+        if (!x.response && x.is_sse && x.sse)
+            snprintf(last_id, sizeof last_id, "%s", mcp_sse_parser_last_event_id(x.sse));
+        else
+            last_id[0] = '\0';
+        retry_ms = x.retry_ms;
+
+        if (x.response) {
+            /* Got it, even if we then cut a lingering stream. */
+            if (is_init && x.got_session) {
+                pthread_mutex_lock(&h->mu);
+                free(h->session);
+                h->session = strdup(x.session);
+                h->session_gen++;
+                pthread_mutex_unlock(&h->mu);
+            }
+            *response = x.response;
+            x.response = NULL;
+            xfer_free(&x);
+            st = MCP_CALL_OK;
+            break;
+        }
+        if (rc == CURLE_OPERATION_TIMEDOUT || (rc != CURLE_OK && mcp__call_expired(c) == MCP_CALL_TIMEOUT)) {
+            xfer_free(&x);
+            st = MCP_CALL_TIMEOUT;
+            err_set(err, "backend '%s': %s: context deadline exceeded", b->id, c->method);
+            if (!is_init)
+                send_cancel(b, id, "context deadline exceeded");
+            break;
+        }
+        if (rc == CURLE_ABORTED_BY_CALLBACK && mcp__call_expired(c) == MCP_CALL_CANCELLED) {
+            xfer_free(&x);
+            st = MCP_CALL_CANCELLED;
+            err_set(err, "backend '%s': %s cancelled", b->id, c->method);
+            send_cancel(b, id, "request cancelled");
+            break;
+        }
+        if (rc != CURLE_OK) {
+            if (x.too_big)
+                err_set(err, "backend '%s': %s: response larger than %zu bytes", b->id, c->method, b->max_message);
+            else if (x.stream_err.msg[0])
+                err_set(err, "backend '%s': %s: %s", b->id, c->method, x.stream_err.msg);
+            else
+                err_set(err, "backend '%s': %s: HTTP request to %s failed: %s", b->id, c->method, b->url,
+                        cerr[0] ? cerr : curl_easy_strerror(rc));
+            xfer_free(&x);
+            break;
+        }
+        if (x.status == 404 && session[0] && !is_init && !retried && !resuming) {
+            xfer_free(&x);
+            retried = true;
+            if (!reinitialize(b, gen, c->deadline_ms, err)) {
+                err_prefix(err, "backend '%s': session expired and re-initialisation failed", b->id);
+                break;
+            }
+            continue;
+        }
+        if (!x.is_sse && x.body_len > 0) {
+            /* A JSON body: normally 200 with the response; on 4xx/5xx a
+             * JSON-RPC error body is passed on as the backend's error. */
+            json_t *v = json_loadb(x.body, x.body_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+            if (v)
+                received(&x, v);
+            json_decref(v);
+            if (x.response) {
+                *response = x.response;
+                x.response = NULL;
+                xfer_free(&x);
+                st = MCP_CALL_OK;
+                break;
+            }
+        }
+        if (x.is_sse && last_id[0] && x.status == 200 && resumes < MAX_RESUMES) {
+            resumes++;
+            xfer_free(&x);
+            continue; /* the server closed the stream early: resume it */
+        }
+        if (x.status >= 200 && x.status <= 299)
+            err_set(err, "backend '%s': %s: HTTP %ld without a JSON-RPC response", b->id, c->method, x.status);
+        else
+            err_set(err, "backend '%s': %s: HTTP %ld from %s: %.200s", b->id, c->method, x.status, b->url,
+                    x.body ? x.body : "");
+        xfer_free(&x);
+        break;
+    }
+    if (st != MCP_CALL_OK)
+        mcp__rpc_log(b, MCP_DIR_IN, c->method, NULL, err ? err->msg : "request failed");
+    free(text);
+    json_decref(msg);
+    return st;
+}
+
+static void http_destroy(mcp_backend_t *b)
+{
+    http_impl_t *h = impl_of(b);
+    for (int i = 0; i < h->npool; i++)
+        curl_easy_cleanup(h->pool[i]);
+    free(h->session);
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->cv);
+    free(h);
+    b->impl = NULL;
+}
+
+const mcp_backend_ops_t mcp_http_ops = {
+    .open = http_open,
+    .close = http_close,
+    .call = http_call,
+    .notify = http_notify,
+    .destroy = http_destroy,
+};
+
+bool mcp_http_init(mcp_backend_t *b, err_t *err)
+{
+    pthread_once(&curl_once, curl_init_once);
+    http_impl_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return err_set(err, "out of memory");
+    if (pthread_mutex_init(&h->mu, NULL) != 0 || !mcp__cond_init(&h->cv)) {
+        free(h);
+        return err_set(err, "backend '%s': cannot create locks", b->id);
+    }
+    b->impl = h;
+    return true;
+}

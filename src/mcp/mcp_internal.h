@@ -1,0 +1,144 @@
+/*
+ * mcp_internal.h — what backend.c (the common part of a backend) shares with
+ * the two transports, stdio_backend.c and http_backend.c. Not installed.
+ *
+ * Split of work: backend.c owns the lifecycle (lazy start, one start at a
+ * time, restart after an exit), the initialize handshake, per-call option
+ * handling (progress-token rewriting, tools/call arguments) and pagination.
+ * A transport only moves one request/notification at a time over its current
+ * connection, through mcp_backend_ops_t.
+ */
+#ifndef FLOWGATE_MCP_INTERNAL_H
+#define FLOWGATE_MCP_INTERNAL_H
+
+#include "mcp/mcp.h"
+
+#include <pthread.h>
+
+/* One outgoing request as the transport sees it. */
+typedef struct mcp_call {
+    const char *method;
+    json_t *params;        /* owned by the caller of ops->call; may be NULL */
+    int64_t deadline_ms;   /* 0: none */
+    const atomic_bool *cancel;
+    json_t *orig_token;    /* the caller's progressToken, or NULL */
+    json_int_t token;      /* what replaced it on the wire */
+    void (*on_notification)(void *ud, const json_t *n);
+    void *notify_ud;
+    bool not_sent;         /* set by the transport: failed before anything was sent */
+} mcp_call_t;
+
+typedef struct mcp_backend_ops {
+    /* Spawns/connects (before the handshake). */
+    bool (*open)(mcp_backend_t *b, int64_t deadline_ms, err_t *err);
+    /* Tears the connection down and fails waiting calls with `why`.
+     * graceful: the full close-stdin/SIGTERM/SIGKILL sequence (or DELETE);
+     * otherwise as fast as possible. Safe when nothing is open. */
+    void (*close)(mcp_backend_t *b, bool graceful, const char *why);
+    /* One request: on MCP_CALL_OK *response is the whole response or error
+     * message (validated). Other statuses: err says why. */
+    mcp_call_status_t (*call)(mcp_backend_t *b, mcp_call_t *c, json_t **response, err_t *err);
+    /* One notification message (complete JSON-RPC object). */
+    bool (*notify)(mcp_backend_t *b, const json_t *msg, int64_t deadline_ms, err_t *err);
+    /* Frees b->impl (after close). */
+    void (*destroy)(mcp_backend_t *b);
+} mcp_backend_ops_t;
+
+struct mcp_backend {
+    const mcp_backend_ops_t *ops;
+    void *impl;
+
+    /* Copied configuration. */
+    char *id;
+    mcp_backend_kind_t kind;
+    char *command, *cwd;
+    char **args, **env;           /* NULL-terminated; env NULL = inherit */
+    char *url;
+    char **headers;               /* NULL-terminated */
+    mcp_http_headers_fn dynamic_headers;
+    void *dynamic_headers_ud;
+    int connect_timeout_ms, startup_timeout_ms, shutdown_grace_ms;
+    char *client_name, *client_version, *protocol_version;
+    size_t max_message;
+    mcp_hooks_t hooks;
+
+    atomic_llong next_id;         /* request ids and rewritten progress tokens */
+
+    /* Lifecycle; mu is a leaf lock (never held while calling out). */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;            /* monotonic; lifecycle changes */
+    mcp_backend_state_t state;
+    bool busy;                    /* a start or stop is running */
+    unsigned start_gen;           /* bumped after every start attempt */
+    err_t start_err;              /* the last failed start */
+    json_t *init_result;
+    char proto[32];
+    unsigned starts;
+};
+
+extern const mcp_backend_ops_t mcp_stdio_ops;
+extern const mcp_backend_ops_t mcp_http_ops;
+
+bool mcp_stdio_init(mcp_backend_t *b, err_t *err);
+bool mcp_http_init(mcp_backend_t *b, err_t *err);
+
+/* Hook helpers: no-ops when the hook is unset. */
+void mcp__log(mcp_backend_t *b, mcp_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void mcp__rpc_log(mcp_backend_t *b, mcp_direction_t dir, const char *method, const json_t *msg, const char *error);
+
+/* Routes a notification from the backend: to the call's own callback when it
+ * is progress for that call (token restored) or when `c` is the call whose
+ * stream carried it (HTTP: any_on_stream), else to hooks.on_notification. */
+void mcp__route_notification(mcp_backend_t *b, mcp_call_t *c, bool any_on_stream, const json_t *msg);
+
+/* Builds the response message to a server->client request (hook or default). */
+json_t *mcp__answer_server_request(mcp_backend_t *b, const mcp_msg_t *req);
+
+/* The initialize / notifications/initialized exchange over ops->call and
+ * ops->notify; records the result. Used by start and by the HTTP transport's
+ * re-initialisation after an expired session. */
+bool mcp__handshake(mcp_backend_t *b, int64_t deadline_ms, err_t *err);
+
+/* Marks a RUNNING backend EXITED (the transport saw it die). */
+void mcp__set_exited(mcp_backend_t *b);
+
+/* Negotiated version into buf ("" before initialize). */
+void mcp__proto(mcp_backend_t *b, char *buf, size_t size);
+
+/* Child processes (process.c). */
+typedef struct mcp_child {
+    pid_t pid;               /* leader of its own process group */
+    int in_fd, out_fd, err_fd; /* our ends: child's stdin, stdout, stderr; close-on-exec */
+} mcp_child_t;
+
+/* posix_spawnp's command with args (NULL-terminated, without argv[0]) and env
+ * (NULL = ours), in a new process group, signals reset to default. */
+bool mcp__spawn(const char *command, char *const *args, char *const *env, const char *cwd, mcp_child_t *child,
+                err_t *err);
+/* Waits up to ms for the process to exit, without reaping it. */
+bool mcp__wait_exit(pid_t pid, int ms);
+/* Reaps pid (blocking) and describes how it ended into buf ("exited with
+ * status 1", "killed by signal 9 (Killed)"). */
+void mcp__reap(pid_t pid, char *buf, size_t size);
+/* Describes an exit seen with waitid(WNOWAIT) within ms; false if still running. */
+bool mcp__peek_exit(pid_t pid, int ms, char *buf, size_t size);
+/* write() that never raises SIGPIPE in this process (EPIPE instead). */
+ssize_t mcp__write_nosigpipe(int fd, const void *data, size_t len);
+
+/* Condition-variable helpers on CLOCK_MONOTONIC. */
+bool mcp__cond_init(pthread_cond_t *cv);
+/* Waits until signalled or min(deadline_ms, now + max_wait_ms); deadline 0 = none.
+ * Returns false when deadline_ms has passed. */
+bool mcp__cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ms, int max_wait_ms);
+
+/* The reason a call stopped waiting, or MCP_CALL_OK to keep waiting. */
+static inline mcp_call_status_t mcp__call_expired(const mcp_call_t *c)
+{
+    if (c->cancel && atomic_load(c->cancel))
+        return MCP_CALL_CANCELLED;
+    if (c->deadline_ms && mcp_now_ms() >= c->deadline_ms)
+        return MCP_CALL_TIMEOUT;
+    return MCP_CALL_OK;
+}
+
+#endif
