@@ -1,0 +1,218 @@
+#include "helpers.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+const char *th_node_modules(void)
+{
+    struct stat st;
+    if (stat(FLOWGATE_NODE_MODULES "/@modelcontextprotocol/server-everything/dist/index.js", &st) != 0)
+        fail_msg("%s is missing the npm test servers: run scripts/install-test-tools.sh", FLOWGATE_NODE_MODULES);
+    return FLOWGATE_NODE_MODULES;
+}
+
+const char *th_node(void)
+{
+    return FLOWGATE_NODE;
+}
+
+const char *th_npm_server(const char *pkg)
+{
+    static __thread char buf[1024];
+    snprintf(buf, sizeof buf, "%s/@modelcontextprotocol/%s/dist/index.js", th_node_modules(), pkg);
+    return buf;
+}
+
+const char *th_fixture(const char *name)
+{
+    static __thread char buf[1024];
+    snprintf(buf, sizeof buf, "%s/%s", FLOWGATE_MCP_FIXTURES, name);
+    return buf;
+}
+
+int th_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = 0};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+pid_t th_spawn(char *const argv[], char *const extra_env[])
+{
+    size_t n = 0, m = 0;
+    while (environ[n])
+        n++;
+    while (extra_env && extra_env[m])
+        m++;
+    char **env = calloc(n + m + 1, sizeof *env);
+    assert_non_null(env);
+    memcpy(env, extra_env, m * sizeof *env);
+    memcpy(env + m, environ, n * sizeof *env);
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    if (!getenv("TH_VERBOSE"))
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    free(env);
+    assert_int_equal(rc, 0);
+    return pid;
+}
+
+bool th_wait_port(int port, pid_t pid, int timeout_ms)
+{
+    int64_t until = mcp_now_ms() + timeout_ms;
+    while (mcp_now_ms() < until) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                .sin_port = htons((uint16_t)port)};
+        bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            return true;
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return false;
+        poll(NULL, 0, 50);
+    }
+    return false;
+}
+
+void th_kill(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill(-pid, SIGKILL);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+}
+
+static void cat(char *buf, size_t size, const char *s)
+{
+    size_t n = strlen(buf);
+    if (n + 1 < size)
+        snprintf(buf + n, size - n, "%s;", s);
+}
+
+static void on_rpc(void *ud, const mcp_rpc_log_t *rec)
+{
+    th_rec_t *r = ud;
+    pthread_mutex_lock(&r->mu);
+    if (rec->direction == MCP_DIR_OUT)
+        r->rpc_out++;
+    else
+        r->rpc_in++;
+    if (rec->error)
+        r->rpc_errors++;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void on_stderr(void *ud, const char *id, const char *line, size_t len)
+{
+    (void)id, (void)line, (void)len;
+    th_rec_t *r = ud;
+    pthread_mutex_lock(&r->mu);
+    r->stderr_lines++;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void on_log(void *ud, const char *id, mcp_log_level_t level, const char *msg)
+{
+    (void)id, (void)level;
+    th_rec_t *r = ud;
+    pthread_mutex_lock(&r->mu);
+    cat(r->log, sizeof r->log, msg);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void on_notification(void *ud, const char *id, const json_t *n)
+{
+    (void)id;
+    th_rec_t *r = ud;
+    const char *method = json_string_value(json_object_get(n, "method"));
+    const char *data = json_string_value(json_object_get(json_object_get(n, "params"), "data"));
+    pthread_mutex_lock(&r->mu);
+    r->notifications++;
+    cat(r->notes, sizeof r->notes, method ? method : "?");
+    if (data)
+        cat(r->notes, sizeof r->notes, data);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static json_t *on_server_request(void *ud, const char *id, const char *method, const json_t *params)
+{
+    (void)id, (void)params;
+    th_rec_t *r = ud;
+    pthread_mutex_lock(&r->mu);
+    r->server_requests++;
+    snprintf(r->last_server_request, sizeof r->last_server_request, "%s", method);
+    pthread_mutex_unlock(&r->mu);
+    return NULL; /* the library's defaults answer */
+}
+
+void th_rec_init(th_rec_t *r)
+{
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+}
+
+void th_rec_hooks(th_rec_t *r, mcp_hooks_t *h)
+{
+    h->ud = r;
+    h->on_rpc = on_rpc;
+    h->on_stderr = on_stderr;
+    h->on_log = on_log;
+    h->on_notification = on_notification;
+    h->on_server_request = on_server_request;
+}
+
+int th_rec_get(th_rec_t *r, const int *field)
+{
+    pthread_mutex_lock(&r->mu);
+    int v = *field;
+    pthread_mutex_unlock(&r->mu);
+    return v;
+}
+
+bool th_rec_contains(th_rec_t *r, const char *which, const char *needle)
+{
+    pthread_mutex_lock(&r->mu);
+    const char *hay = strcmp(which, "log") == 0 ? r->log : r->notes;
+    bool found = strstr(hay, needle) != NULL;
+    pthread_mutex_unlock(&r->mu);
+    return found;
+}
+
+const char *th_text(const json_t *result)
+{
+    const char *t = json_string_value(json_object_get(json_array_get(json_object_get(result, "content"), 0), "text"));
+    return t ? t : "";
+}
