@@ -1,0 +1,109 @@
+/*
+ * gateway.h — Flowgate's gateway: the CLI options, the HTTP front end that
+ * MCP clients talk to, and the run loop that ties config, backends and logs
+ * together. Drop-in for awmg (spec: gateway.md).
+ *
+ * How the pieces relate:
+ *   gw_cli_parse      argv + environment -> gw_options_t (spec §1.2, §1.3)
+ *   gw_run            the whole life of a gateway process (spec §1.4): logs,
+ *                     config, backends, HTTP listener, the config JSON on
+ *                     stdout, serving, and shutdown on SIGTERM/SIGINT or
+ *                     POST /close. Returns the process exit status.
+ *   gw_server_*       the running gateway as an object (front end + backend
+ *                     registry), used by gw_run and by tests that want an
+ *                     in-process gateway.
+ * Internals: http.c (libmicrohttpd, routes, status codes), session.c (MCP
+ * sessions), dispatch.c (JSON-RPC methods), pipeline.c (the tools/call steps),
+ * backends.c (registry of backend connections and their tools), payload.c
+ * (large results), log*.c (files of spec §5). Private declarations are in
+ * gateway_internal.h.
+ *
+ * Nothing here calls exit(); gw_run returns the status for main() to return.
+ */
+#ifndef FLOWGATE_GATEWAY_H
+#define FLOWGATE_GATEWAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util/err.h"
+
+#define GW_SPEC_VERSION "1.14.0"
+#define GW_DEFAULT_LISTEN "127.0.0.1:3000"
+#define GW_DEFAULT_LOG_DIR "/tmp/gh-aw/mcp-logs"
+#define GW_DEFAULT_PAYLOAD_DIR "/tmp/jq-payloads"
+#define GW_DEFAULT_PAYLOAD_THRESHOLD 524288
+#define GW_DEFAULT_TOOL_TIMEOUT_S 60
+
+typedef enum { GW_MODE_ROUTED, GW_MODE_UNIFIED } gw_mode_t;
+
+/* Everything the command line and its environment defaults decide. Strings
+ * point into argv or the environment or are static defaults: borrowed, valid
+ * for the life of the process. `*_set` records whether the flag itself was
+ * given, which the precedence rules of spec §1.3 need. */
+typedef struct gw_options {
+    const char *config_file;
+    bool config_stdin;
+    const char *listen;
+    gw_mode_t mode;
+    bool routed, unified;
+    const char *env_file;
+    bool validate_env;
+    int verbose;
+    bool sequential_launch;
+    const char *log_dir;
+    const char *payload_dir;
+    bool payload_dir_set;
+    const char *payload_path_prefix;
+    bool payload_path_prefix_set;
+    long payload_size_threshold;
+    bool payload_size_threshold_set;
+    bool url_domain_audit;
+    bool url_domain_audit_set;
+    const char *wasm_cache_dir; /* NULL: <dirname(log-dir)>/wazero-cache */
+    long shutdown_timeout_ms;
+    const char *tls_cert, *tls_key, *tls_ca;
+    const char *hmac_secret;
+    const char *guards_mode;
+    bool guards_mode_set; /* flag given or MCP_GATEWAY_GUARDS_MODE set */
+    const char *guards_sink_server_ids;
+    const char *guard_policy_json;
+    bool allowonly_scope_public;
+    const char *allowonly_scope_owner, *allowonly_scope_repo, *allowonly_min_integrity;
+    const char *otlp_endpoint, *otlp_service_name;
+    double otlp_sample_rate;
+} gw_options_t;
+
+typedef enum {
+    GW_CLI_RUN,      /* start the gateway with the parsed options */
+    GW_CLI_HELP,     /* --help / help: usage was requested */
+    GW_CLI_VERSION,  /* --version */
+    GW_CLI_ERROR,    /* err says why; exit status 1 */
+} gw_cli_result_t;
+
+/* Parses argv[1..] (the root command's flags; subcommands are dispatched by
+ * main.c before this). Fills `o` from flags, then environment defaults.
+ * Error texts are cobra's, so scripts matching them keep working. */
+gw_cli_result_t gw_cli_parse(int argc, char **argv, gw_options_t *o, err_t *err);
+
+/* The root command's usage text. */
+void gw_cli_usage(FILE *out);
+
+/* "v0.1.0, commit: <c>, built: <date>" (spec §1.1). Static storage. */
+const char *gw_version_string(void);
+/* Just the version ("v0.1.0"), used in serverInfo and /health. */
+const char *gw_version(void);
+
+/* Loads a .env file into the environment (spec §1.4 step 2). */
+bool gw_env_load_file(const char *path, err_t *err);
+
+/* The --validate-env checks (spec §1.5). */
+bool gw_validate_env(err_t *err);
+
+/* Runs the gateway until shutdown; returns the process exit status
+ * (0 after a clean shutdown, 1 on a startup error, whose text is printed to
+ * stderr unprefixed). */
+int gw_run(const gw_options_t *o);
+
+#endif

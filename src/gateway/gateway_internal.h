@@ -1,0 +1,218 @@
+/*
+ * gateway_internal.h — the running gateway's objects, shared by the files of
+ * src/gateway. Private: nothing outside src/gateway (and its tests) includes
+ * this.
+ *
+ *   gw_server_t    the gateway: config, options, backends, the tool index,
+ *                  sessions, the HTTP daemon, shutdown state.
+ *   gw_backend_t   one configured MCP server: the startup connection used for
+ *                  discovery, the per-gateway-session stdio processes
+ *                  (spec §3.1), its tools and status for /health.
+ *   gw_tool_t      one exposed tool: which backend, its real name, and the
+ *                  tool object shown by tools/list in each mode.
+ *   gw_session_t   one MCP session (Mcp-Session-Id) with the gateway session
+ *                  id (agent) bound at creation (spec §4.6).
+ *   gw_out_t       where a request's messages go: the SSE body being built,
+ *                  or a live stream when progress notifications must flow
+ *                  before the response.
+ *   gw_call_t      one tools/call walking the pipeline (pipeline.c).
+ *
+ * Locking: gw_server_t.lock guards the session list; each backend's lock
+ * guards its pool; everything built at startup (tools, backends array) is
+ * read-only while serving.
+ */
+#ifndef FLOWGATE_GATEWAY_INTERNAL_H
+#define FLOWGATE_GATEWAY_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "difc/difc.h"
+#include "gateway/config.h"
+#include "gateway/gateway.h"
+#include "gateway/log.h"
+#include "mcp/mcp.h"
+
+struct MHD_Daemon;
+
+typedef enum { GW_BACKEND_STOPPED, GW_BACKEND_RUNNING, GW_BACKEND_ERROR } gw_backend_status_t;
+
+typedef struct gw_pool_entry {
+    char *gsid;
+    mcp_backend_t *conn;
+} gw_pool_entry_t;
+
+typedef struct gw_backend {
+    const gw_server_config_t *cfg; /* borrowed from gw_server_t.cfg */
+    const char *id;
+    mcp_backend_config_t mcfg;     /* template for every connection */
+    char **argv;                   /* launch argv (owned), stdio only */
+    char **envp;                   /* child env (owned), NULL inherits */
+    char **headers;                /* "Name: value" (owned), http only */
+    mcp_backend_t *startup;        /* discovery connection; shared by all
+                                      sessions for http backends */
+    pthread_mutex_t lock;
+    gw_pool_entry_t *pool;         /* stdio: one process per gateway session */
+    size_t npool;
+    gw_backend_status_t status;
+    int64_t started_at;            /* wall seconds of the first success */
+    char *last_error;
+    json_t *tools;                 /* backend tool objects after the allowed-tools filter */
+    json_t *prompts;               /* backend prompt objects, or NULL */
+} gw_backend_t;
+
+typedef struct gw_tool {
+    char *exposed;     /* unified: server___tool; routed: bare name */
+    const char *bare;  /* borrowed from def */
+    int backend;
+    json_t *def;       /* what tools/list shows for this route */
+} gw_tool_t;
+
+/* A sorted tool index for one route (one per backend in routed mode, one in
+ * unified mode). */
+typedef struct gw_toolset {
+    gw_tool_t *tools;
+    size_t count;
+    json_t *prompts;   /* unified: prefixed prompt objects; routed: empty array */
+} gw_toolset_t;
+
+typedef struct gw_inflight {
+    char *id_text;         /* the client's request id, as compact JSON */
+    atomic_bool *cancel;
+    struct gw_inflight *next;
+} gw_inflight_t;
+
+typedef struct gw_session {
+    char id[32];
+    char *gsid;            /* gateway session id (agent) */
+    int route;             /* routed: backend index; unified: -1 */
+    char proto[24];
+    bool initialized;
+    bool closed;
+    bool transient;        /* auto-init session: never stored */
+    int refs;
+    int inflight;
+    int64_t last_used_ms;
+    gw_inflight_t *calls;  /* guarded by the server lock */
+    struct gw_session *next;
+} gw_session_t;
+
+typedef struct gw_server {
+    gw_config_t *cfg;          /* owned */
+    const gw_options_t *opt;   /* borrowed */
+    gw_mode_t mode;
+    char *agent_id;            /* owned; never empty */
+    char *guards_mode;
+    difc_agents_t *agents;     /* owned; the /reflect snapshot (labels come with issue 6) */
+    gw_backend_t *backends;
+    size_t nbackends;
+    gw_toolset_t *routes;      /* routed: nbackends entries; unified: 1 */
+    size_t nroutes;
+    int tool_timeout_s;
+    const char *payload_dir;
+    const char *payload_prefix;
+    long payload_threshold;
+    int64_t session_timeout_ms;
+    pthread_mutex_t lock;      /* sessions, workers */
+    pthread_cond_t cond;
+    gw_session_t *sessions;
+    int workers;               /* detached stream workers alive */
+    atomic_bool shutting_down; /* 503 gate */
+    atomic_bool closed;        /* /close was accepted */
+    atomic_bool stop_requested;
+    struct MHD_Daemon *daemon;
+    int listen_fd;
+    int port;
+} gw_server_t;
+
+/* ---- backends.c */
+bool gw_backends_init(gw_server_t *s, err_t *err);
+/* Connects every backend and lists its tools (parallel unless sequential),
+ * then builds the tool indexes. Never fails for a backend error: that backend
+ * gets status error and no tools (spec §3.5). */
+void gw_backends_discover(gw_server_t *s);
+/* The connection a session uses for `backend` (spec §3.1): http -> the
+ * shared one; stdio -> the session's own process, created on first use.
+ * Borrowed; lives until gw_backends_close. NULL with err on failure. */
+mcp_backend_t *gw_backend_conn(gw_server_t *s, int backend, const char *gsid, err_t *err);
+/* Stops every connection (stdio children terminated). Idempotent. */
+void gw_backends_stop(gw_server_t *s);
+void gw_backends_free(gw_server_t *s);
+const gw_tool_t *gw_toolset_find(const gw_toolset_t *ts, const char *name);
+/* The normalised inputSchema of spec §3.5 (new reference). */
+json_t *gw_normalize_schema(json_t *schema);
+
+/* ---- session.c */
+/* 26 characters of base32 (A-Z, 2-7) from the kernel's random source. */
+bool gw_random_session_id(char out[32]);
+/* 64 lowercase hex characters (32 random bytes). */
+bool gw_random_hex(char *out, size_t nbytes);
+/* Derives the gateway session id from X-Agent-ID / Authorization (spec
+ * §4.6). Returns a malloc'd id, or NULL when it is not a safe path segment. */
+char *gw_session_derive_gsid(const char *x_agent_id, const char *authorization);
+gw_session_t *gw_session_create(gw_server_t *s, int route, const char *gsid, bool store);
+/* Finds by id for this route and takes a reference; NULL if unknown/expired. */
+gw_session_t *gw_session_get(gw_server_t *s, const char *id, int route);
+void gw_session_put(gw_server_t *s, gw_session_t *sess);
+/* Removes from the table (DELETE, failed first initialize). */
+void gw_session_remove(gw_server_t *s, gw_session_t *sess);
+void gw_sessions_free(gw_server_t *s);
+/* Cancellation bookkeeping for notifications/cancelled. */
+void gw_session_track(gw_server_t *s, gw_session_t *sess, const json_t *id, atomic_bool *cancel,
+                      gw_inflight_t *slot);
+void gw_session_untrack(gw_server_t *s, gw_session_t *sess, gw_inflight_t *slot);
+void gw_session_cancel(gw_server_t *s, gw_session_t *sess, const json_t *request_id);
+
+/* ---- output of one POST */
+typedef struct gw_out gw_out_t;
+struct gw_out {
+    /* Emits one JSON-RPC message (borrowed) to the client. */
+    void (*emit)(gw_out_t *out, const json_t *msg);
+};
+
+/* ---- dispatch.c */
+/* True when `method` is one the front end handles (spec §4.8); else the POST
+ * gets 400 "JSON RPC not handled". */
+bool gw_method_known(const char *method);
+/* Handles one client request; returns the response message (new ref). */
+json_t *gw_dispatch_request(gw_server_t *s, gw_session_t *sess, const mcp_msg_t *m, gw_out_t *out);
+/* Handles one client notification. */
+void gw_dispatch_notification(gw_server_t *s, gw_session_t *sess, const mcp_msg_t *m);
+/* True if the request is a tools/call carrying params._meta.progressToken:
+ * its notifications must stream before the response. */
+bool gw_request_streams(const mcp_msg_t *m);
+
+/* ---- pipeline.c */
+json_t *gw_tools_call(gw_server_t *s, gw_session_t *sess, const mcp_msg_t *m, gw_out_t *out);
+
+/* ---- payload.c */
+/* Spec §4.11: if `result` serialises above the threshold, saves it and
+ * returns the replacement result (new ref); otherwise returns NULL. */
+json_t *gw_payload_spill(const char *payload_dir, const char *prefix, long threshold,
+                         const char *gsid, json_t *result);
+json_t *gw_payload_schema(json_t *v);
+
+/* ---- http.c */
+bool gw_http_start(gw_server_t *s, err_t *err);
+void gw_http_stop(gw_server_t *s);
+/* Creates and binds the listening socket for "host:port". */
+int gw_listen_socket(const char *addr, int *port_out, err_t *err);
+
+/* ---- ops.c: /health /reflect /close and the stdout document */
+json_t *gw_health_json(gw_server_t *s);
+json_t *gw_reflect_json(gw_server_t *s);
+/* Marks the gateway closed and stops backends; returns the number of
+ * configured servers. */
+int gw_initiate_shutdown(gw_server_t *s);
+json_t *gw_stdout_config(gw_server_t *s, const char *listen, int port);
+
+/* JSON-RPC error with code and printf message (new ref). */
+json_t *gw_rpc_error(const json_t *id, json_int_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+bool gw_parse_duration_ms(const char *s, long *out);
+
+#endif

@@ -1,0 +1,238 @@
+/*
+ * pipeline.c — one tools/call, front to back, as a table of named steps
+ * (design: architecture.md "One tools/call"; spec: gateway §4.9).
+ *
+ * Each step takes the call context and returns true to continue or false
+ * to stop, having set either c->reply (a JSON-RPC error or an early result)
+ * or c->result. Steps marked `always` run even after a stop (recording).
+ * Adding a phase is adding a row.
+ *
+ * The DIFC guard pipeline (issue 6) plugs in as four rows, at the places
+ * marked GUARD below:
+ *   label_agent      once per (session, server), cached      — before call_backend
+ *   label_resource   + flow pre-check; a denied write stops  — before call_backend
+ *   label_response   labelled data from the backend result   — after call_backend
+ *   filter           strict/filter/propagate by mode         — after label_response
+ * c->gsid (the agent), c->backend/c->bare (server and tool), c->arguments
+ * and c->result are what they read; a denial sets c->reply and returns false.
+ */
+#include "gateway/gateway_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct gw_call {
+    gw_server_t *s;
+    gw_session_t *sess;
+    const mcp_msg_t *m;
+    gw_out_t *out;
+    const char *gsid;        /* the agent: gateway session id */
+    const char *name;        /* tool name as the client called it */
+    const gw_tool_t *tool;   /* after route */
+    int backend;
+    const char *bare;        /* the backend's own tool name */
+    json_t *arguments;       /* borrowed from the request, or owned {} */
+    bool own_arguments;
+    json_t *progress_token;  /* borrowed */
+    atomic_bool cancel;
+    gw_inflight_t slot;
+    int64_t started_ms;
+    json_t *result;          /* backend result (owned) */
+    json_t *reply;           /* final JSON-RPC message (owned) */
+} gw_call_t;
+
+typedef bool (*gw_step_fn)(gw_call_t *c);
+
+static bool fail(gw_call_t *c, json_int_t code, const char *msg)
+{
+    c->reply = mcp_jsonrpc_error(c->m->id, code, msg, NULL);
+    return false;
+}
+
+/* authenticate: the HTTP layer checked Authorization; here the call is bound
+ * to the agent of its session (spec §4.6) and its payload directory exists. */
+static bool step_authenticate(gw_call_t *c)
+{
+    c->gsid = c->sess->gsid && *c->sess->gsid ? c->sess->gsid : "default";
+    return true;
+}
+
+/* route: the exposed name -> backend + real tool name; arguments. */
+static bool step_route(gw_call_t *c)
+{
+    const json_t *params = c->m->params;
+    c->name = json_string_value(json_object_get(params, "name"));
+    if (!c->name)
+        return fail(c, MCP_ERR_INVALID_PARAMS, "invalid params: missing tool name");
+    const gw_toolset_t *ts = c->s->mode == GW_MODE_ROUTED ? &c->s->routes[c->sess->route] : &c->s->routes[0];
+    c->tool = gw_toolset_find(ts, c->name);
+    if (!c->tool) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "unknown tool \"%.500s\"", c->name);
+        gw_log(GW_LOG_WARN, "client", "MCP tool call for unknown tool, session=%.8s, tool=%s", c->sess->id,
+               c->name);
+        return fail(c, MCP_ERR_INVALID_PARAMS, msg);
+    }
+    c->backend = c->tool->backend;
+    c->bare = c->tool->bare;
+    json_t *args = json_object_get(params, "arguments");
+    if (!args || json_is_null(args)) {
+        c->arguments = json_object();
+        c->own_arguments = true;
+    } else if (!json_is_object(args)) {
+        return fail(c, 0, "invalid arguments: expected a JSON object");
+    } else {
+        c->arguments = args;
+    }
+    c->progress_token = json_object_get(json_object_get(params, "_meta"), "progressToken");
+    gw_log(GW_LOG_INFO, "client", "MCP tool call request, session=%.8s, tool=%s", c->sess->id, c->bare);
+    return true;
+}
+
+/* allowed_tools: defence in depth; such tools were never registered. */
+static bool step_allowed_tools(gw_call_t *c)
+{
+    const gw_server_config_t *cfg = c->s->backends[c->backend].cfg;
+    if (!cfg->has_tools || cfg->tools.count == 0)
+        return true;
+    for (size_t i = 0; i < cfg->tools.count; i++)
+        if (!strcmp(cfg->tools.items[i], "*") || !strcmp(cfg->tools.items[i], c->bare))
+            return true;
+    char msg[600];
+    snprintf(msg, sizeof msg, "tool \"%.500s\" is not in the allowed-tools list for this server", c->bare);
+    return fail(c, 0, msg);
+}
+
+static void forward_notification(void *ud, const json_t *n)
+{
+    gw_call_t *c = ud;
+    c->out->emit(c->out, n);
+}
+
+/* call_backend: the request with the tool-timeout deadline (per-server,
+ * else the gateway's), cancellable by notifications/cancelled. */
+static bool step_call_backend(gw_call_t *c)
+{
+    gw_backend_t *b = &c->s->backends[c->backend];
+    int timeout_s = b->cfg->tool_timeout > 0 ? b->cfg->tool_timeout : c->s->tool_timeout_s;
+    err_t err = {{0}};
+    mcp_backend_t *conn = gw_backend_conn(c->s, c->backend, c->gsid, &err);
+    if (!conn) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "failed to connect to backend %s: %s", b->id, err.msg);
+        return fail(c, 0, msg);
+    }
+    json_t *params = json_pack("{s:s,s:O}", "name", c->bare, "arguments", c->arguments);
+    if (c->progress_token)
+        json_object_set_new(params, "_meta", json_pack("{s:O}", "progressToken", c->progress_token));
+    mcp_call_opts_t opts = {0};
+    opts.deadline_ms = mcp_now_ms() + (int64_t)timeout_s * 1000;
+    opts.cancel = &c->cancel;
+    opts.on_notification = forward_notification;
+    opts.notify_ud = c;
+    json_t *result = NULL;
+    gw_session_track(c->s, c->sess, c->m->id, &c->cancel, &c->slot);
+    mcp_call_status_t st = mcp_backend_request_ex(conn, "tools/call", params, &opts, &result, &err);
+    gw_session_untrack(c->s, c->sess, &c->slot);
+    json_decref(params);
+    char msg[900];
+    switch (st) {
+    case MCP_CALL_OK:
+        if (!json_is_object(result) || !json_is_array(json_object_get(result, "content"))) {
+            /* spec §3.8: anything without a content array becomes one text item. */
+            char *t = json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY);
+            json_t *r = json_pack("{s:[{s:s,s:s}]}", "content", "type", "text", "text", t ? t : "null");
+            free(t);
+            json_decref(result);
+            result = r;
+        }
+        c->result = result;
+        return true;
+    case MCP_CALL_RPC_ERROR: {
+        json_int_t code = json_integer_value(json_object_get(result, "code"));
+        const char *em = json_string_value(json_object_get(result, "message"));
+        snprintf(msg, sizeof msg, "calling \"tools/call\": %.800s", em ? em : "");
+        json_t *data = json_object_get(result, "data");
+        c->reply = mcp_jsonrpc_error(c->m->id, code, msg, data);
+        json_decref(result);
+        return false;
+    }
+    case MCP_CALL_TIMEOUT:
+        snprintf(msg, sizeof msg, "context deadline exceeded: tool \"%s\" on server \"%s\" did not answer within %ds",
+                 c->bare, b->id, timeout_s);
+        return fail(c, 0, msg);
+    case MCP_CALL_CANCELLED:
+        return fail(c, 0, "context canceled");
+    default:
+        snprintf(msg, sizeof msg, "failed to call tool \"%s\" on backend %s: %.700s", c->bare, b->id, err.msg);
+        return fail(c, 0, msg);
+    }
+}
+
+/* spill_payload: large results go to payloadDir (spec §4.11). */
+static bool step_spill_payload(gw_call_t *c)
+{
+    if (!c->result || json_is_true(json_object_get(c->result, "isError")))
+        return true;
+    json_t *r = gw_payload_spill(c->s->payload_dir, c->s->payload_prefix, c->s->payload_threshold, c->gsid,
+                                 c->result);
+    if (r) {
+        json_decref(c->result);
+        c->result = r;
+    }
+    return true;
+}
+
+/* record: the response (or error) line, and the reply itself. */
+static bool step_record(gw_call_t *c)
+{
+    if (!c->reply && c->result)
+        c->reply = mcp_jsonrpc_result(c->m->id, c->result);
+    long ms = (long)(mcp_now_ms() - c->started_ms);
+    if (c->result) {
+        gw_log(GW_LOG_INFO, "client", "MCP tool call response, session=%.8s, tool=%s, isError=%s, %ldms",
+               c->sess->id, c->bare ? c->bare : "", json_is_true(json_object_get(c->result, "isError")) ? "true" : "false",
+               ms);
+    } else {
+        const char *em = json_string_value(json_object_get(json_object_get(c->reply, "error"), "message"));
+        gw_log(GW_LOG_WARN, "client", "MCP tool call error, session=%.8s, tool=%s: %s", c->sess->id,
+               c->name ? c->name : "", em ? em : "");
+    }
+    return true;
+}
+
+static const struct {
+    const char *name;
+    gw_step_fn fn;
+    bool always;
+} steps[] = {
+    {"authenticate", step_authenticate, false},
+    {"route", step_route, false},
+    {"allowed_tools", step_allowed_tools, false},
+    /* GUARD (issue 6): {"label_agent", ...}, {"label_resource", ...} */
+    {"call_backend", step_call_backend, false},
+    /* GUARD (issue 6): {"label_response", ...}, {"filter", ...} */
+    {"spill_payload", step_spill_payload, false},
+    {"record", step_record, true},
+};
+
+json_t *gw_tools_call(gw_server_t *s, gw_session_t *sess, const mcp_msg_t *m, gw_out_t *out)
+{
+    gw_call_t c = {.s = s, .sess = sess, .m = m, .out = out, .backend = -1};
+    atomic_init(&c.cancel, false);
+    c.started_ms = mcp_now_ms();
+    bool go = true;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        if (!go && !steps[i].always)
+            continue;
+        if (!steps[i].fn(&c))
+            go = false;
+    }
+    if (c.own_arguments)
+        json_decref(c.arguments);
+    json_decref(c.result);
+    if (!c.reply)
+        c.reply = mcp_jsonrpc_error(m->id, MCP_ERR_INTERNAL, "internal error", NULL);
+    return c.reply;
+}

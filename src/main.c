@@ -1,0 +1,44 @@
+/*
+ * main.c — the `flowgate` executable: a drop-in for awmg's command line
+ * (spec: gateway §1). Subcommands are dispatched here; the root command's
+ * flags are parsed by gw_cli_parse and the gateway runs in gw_run.
+ *
+ * Exit status: 0 after a clean shutdown or --help/--version, 1 on any error,
+ * whose text goes to stderr unprefixed. stdout carries only the gateway
+ * configuration document (and --help / --version output when asked).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "gateway/gateway.h"
+#ifdef FLOWGATE_HAVE_GUARD_CLI
+#include "guard/guard.h"
+#endif
+
+int main(int argc, char **argv)
+{
+#ifdef FLOWGATE_HAVE_GUARD_CLI
+    if (argc > 1 && strcmp(argv[1], "guard") == 0)
+        return guard_cli_main(argc - 1, argv + 1);
+#endif
+    if (argc > 1 && strcmp(argv[1], "help") == 0) {
+        gw_cli_usage(stdout);
+        return 0;
+    }
+    gw_options_t opts;
+    err_t err = {{0}};
+    switch (gw_cli_parse(argc, argv, &opts, &err)) {
+    case GW_CLI_HELP:
+        gw_cli_usage(stdout);
+        return 0;
+    case GW_CLI_VERSION:
+        printf("MCPG Gateway %s\n", gw_version_string());
+        return 0;
+    case GW_CLI_ERROR:
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    case GW_CLI_RUN:
+        break;
+    }
+    return gw_run(&opts);
+}
