@@ -207,6 +207,17 @@ const gw_server_config_t *gw_config_find_server(const gw_config_t *cfg, const ch
 /* The guard entry with this name, or NULL. */
 const gw_guard_config_t *gw_config_find_guard(const gw_config_t *cfg, const char *name);
 
+/* The server's GuardPolicy object ({"allow-only":{...}} or
+ * {"write-sink":{...}}) found in its guard_policies by upstream's rules
+ * (guard-abi-and-difc.md §3.10 "Per-server guard-policies forms"): the map
+ * itself holds allow-only/allowonly/write-sink/writesink; the legacy flat
+ * {repos, min-integrity|integrity} (wrapped into allow-only); the policy
+ * nested under the server's own id; a map with exactly one key whose value
+ * is a policy map. *policy gets a new reference, or NULL when the server has
+ * no policy (that is not an error). Returns false only on a malformed form
+ * ("repos specified without min-integrity"). */
+bool gw_config_server_policy(const gw_server_config_t *srv, json_t **policy, err_t *err);
+
 /* The value for key in a sorted map, or NULL. */
 const char *gw_strmap_get(const gw_strmap_t *map, const char *key);
 
