@@ -1,0 +1,1493 @@
+/*
+ * compile.c — validates one function body (spec 3.3, the algorithm of the
+ * spec's appendix "validation algorithm") and, in the same pass, translates
+ * it into the interpreter's cell stream.
+ *
+ * The operand stack is virtual: each entry says where its value lives — in
+ * its own stack slot, in a local (a deferred local.get) or in the constant
+ * area (a deferred const). Consumers read those slots directly, so local.get
+ * and consts cost nothing at run time. Invariants that keep this correct:
+ *  - before a local is written, stack entries aliasing it are copied out;
+ *  - at every control-flow join (block/loop/if entry, else, end, branch) the
+ *    entries involved are "materialized" into their canonical stack slots.
+ * A local.set right after a foldable instruction rewrites that
+ * instruction's destination instead of emitting a copy; an i32 compare right
+ * before br_if/if fuses into one compare-and-branch.
+ *
+ * Slot numbers are 16-bit. While compiling, consts are 0x8000+c and stack
+ * slots 0xC000+h; the final layout [locals][consts][stack] is known only at
+ * the end, so every such field is recorded and fixed up then.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "wasm/ops.h"
+#include "wasm/reader.h"
+#include "wasm/wasm_internal.h"
+
+#define CONST_BASE 0x8000u
+#define STACK_BASE 0xC000u
+
+enum { E_STACK, E_LOCAL, E_CONST };
+
+typedef struct ventry {
+    uint8_t type;
+    uint8_t kind;
+    uint16_t slot;
+    uint64_t val; /* E_CONST */
+} ventry_t;
+
+enum { K_BLOCK, K_LOOP, K_IF, K_ELSE, K_FUNC };
+
+typedef struct patch {
+    uint32_t cell, start;
+    uint8_t hi; /* rel in the high 32 bits of cell */
+} patch_t;
+
+typedef struct ctrl {
+    uint8_t kind;
+    bool unreachable;
+    uint32_t height;
+    uint32_t nparams, nresults;
+    const wasm_valtype_t *params, *results;
+    wasm_valtype_t single;
+    uint32_t start;     /* loop: target cell */
+    bool has_else_patch;
+    patch_t else_patch; /* if: the jump to the else arm */
+    patch_t *patches;
+    uint32_t npatches, cappatches;
+} ctrl_t;
+
+typedef struct comp {
+    reader_t r;
+    wasm_module_t *m;
+    wcode_t *out;
+    wasm_valtype_t *locals;
+    uint32_t nlocals;
+
+    ventry_t *stk;
+    uint32_t h, caph, maxh;
+
+    ctrl_t *ctl;
+    uint32_t nctl, capctl;
+
+    cell_t *code;
+    uint32_t ncode, capcode;
+    uint32_t *fix; /* cell*4 + field */
+    uint32_t nfix, capfix;
+
+    uint64_t consts[LIM_CONSTS];
+    uint32_t nconsts;
+
+    const void *const *handlers;
+    bool fold_ok;
+    uint32_t fold_start, fold_end;
+    int fold_op;
+    bool oom;
+} comp_t;
+
+/* ---- errors ---- */
+
+static bool invalid(comp_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool invalid(comp_t *c, const char *fmt, ...) {
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return rd_fail(&c->r, WASM_LOAD_INVALID, "%s", msg);
+}
+
+static bool nomem(comp_t *c) { return rd_fail(&c->r, WASM_LOAD_NOMEM, "out of memory"); }
+
+static bool grow(void **p, uint32_t *cap, uint32_t need, size_t size) {
+    if (need <= *cap)
+        return true;
+    uint32_t n = *cap ? *cap * 2 : 64;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, (size_t)n * size);
+    if (!q)
+        return false;
+    *p = q;
+    *cap = n;
+    return true;
+}
+
+/* ---- emission ---- */
+
+static inline bool reachable(comp_t *c) { return !c->ctl[c->nctl - 1].unreachable; }
+
+static uint32_t emit_raw(comp_t *c, uint64_t v) {
+    if (c->ncode + 1 > c->capcode && !grow((void **)&c->code, &c->capcode, c->ncode + 1, sizeof(cell_t))) {
+        c->oom = true;
+        return c->ncode;
+    }
+    c->code[c->ncode].u = v;
+    return c->ncode++;
+}
+
+static uint32_t emit_op(comp_t *c, int op) { return emit_raw(c, (uint64_t)(uintptr_t)c->handlers[op]); }
+
+/* One cell with up to 4 slot fields (n of them), or 2 slot fields + hi32. */
+static uint32_t emit_slots(comp_t *c, unsigned n, const uint16_t *s, uint32_t hi) {
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)s[i] << (16 * i);
+    if (n <= 2)
+        v |= (uint64_t)hi << 32;
+    uint32_t at = emit_raw(c, v);
+    for (unsigned i = 0; i < n; i++) {
+        if (s[i] >= CONST_BASE) {
+            if (!grow((void **)&c->fix, &c->capfix, c->nfix + 1, sizeof(uint32_t))) {
+                c->oom = true;
+                return at;
+            }
+            c->fix[c->nfix++] = at * 4 + i;
+        }
+    }
+    return at;
+}
+
+static uint32_t emit1(comp_t *c, int op, uint16_t a) {
+    uint32_t st = emit_op(c, op);
+    emit_slots(c, 1, &a, 0);
+    return st;
+}
+static uint32_t emit1h(comp_t *c, int op, uint16_t a, uint32_t hi) {
+    uint32_t st = emit_op(c, op);
+    emit_slots(c, 1, &a, hi);
+    return st;
+}
+static uint32_t emit2(comp_t *c, int op, uint16_t a, uint16_t b, uint32_t hi) {
+    uint32_t st = emit_op(c, op);
+    uint16_t s[2] = {a, b};
+    emit_slots(c, 2, s, hi);
+    return st;
+}
+static uint32_t emit3(comp_t *c, int op, uint16_t a, uint16_t b, uint16_t d) {
+    uint32_t st = emit_op(c, op);
+    uint16_t s[3] = {a, b, d};
+    emit_slots(c, 3, s, 0);
+    return st;
+}
+static uint32_t emit4(comp_t *c, int op, uint16_t a, uint16_t b, uint16_t d, uint16_t e) {
+    uint32_t st = emit_op(c, op);
+    uint16_t s[4] = {a, b, d, e};
+    emit_slots(c, 4, s, 0);
+    return st;
+}
+
+static void truncate_code(comp_t *c, uint32_t to) {
+    c->ncode = to;
+    while (c->nfix && c->fix[c->nfix - 1] / 4 >= to)
+        c->nfix--;
+}
+
+static inline uint16_t stack_slot(uint32_t h) { return (uint16_t)(STACK_BASE + h); }
+
+/* ---- virtual stack ---- */
+
+static bool push_e(comp_t *c, ventry_t e) {
+    if (c->h >= LIM_STACK)
+        return rd_fail(&c->r, WASM_LOAD_TOO_LARGE, "operand stack deeper than the engine limit %u", LIM_STACK);
+    if (!grow((void **)&c->stk, &c->caph, c->h + 1, sizeof(ventry_t)))
+        return nomem(c);
+    c->stk[c->h++] = e;
+    if (c->h > c->maxh)
+        c->maxh = c->h;
+    return true;
+}
+
+static bool push(comp_t *c, uint8_t type) {
+    ventry_t e = {.type = type, .kind = E_STACK, .slot = stack_slot(c->h)};
+    return push_e(c, e);
+}
+
+/* Pushes the result of the foldable instruction that started at `start`. */
+static bool push_result(comp_t *c, uint8_t type, uint32_t start, int op) {
+    if (!push(c, type))
+        return false;
+    c->fold_ok = true;
+    c->fold_start = start;
+    c->fold_end = c->ncode;
+    c->fold_op = op;
+    return true;
+}
+
+static const char *tname(uint8_t t) {
+    switch (t) {
+    case WASM_I32: return "i32";
+    case WASM_I64: return "i64";
+    case WASM_F32: return "f32";
+    case WASM_F64: return "f64";
+    case WASM_FUNCREF: return "funcref";
+    case WASM_EXTERNREF: return "externref";
+    }
+    return "any";
+}
+
+static bool pop_e(comp_t *c, uint8_t want, ventry_t *out) {
+    ctrl_t *f = &c->ctl[c->nctl - 1];
+    if (c->h == f->height) {
+        if (f->unreachable) {
+            *out = (ventry_t){.type = VT_ANY, .kind = E_STACK, .slot = stack_slot(c->h)};
+            return true;
+        }
+        return invalid(c, "type mismatch: expected %s but the stack is empty", tname(want));
+    }
+    ventry_t e = c->stk[--c->h];
+    if (want != VT_ANY && e.type != VT_ANY && e.type != want)
+        return invalid(c, "type mismatch: expected %s, got %s", tname(want), tname(e.type));
+    *out = e;
+    return true;
+}
+
+static bool pop(comp_t *c, uint8_t want) {
+    ventry_t e;
+    return pop_e(c, want, &e);
+}
+
+/* Copies entry k into its canonical stack slot if it lives elsewhere. */
+static void materialize(comp_t *c, uint32_t k) {
+    ventry_t *e = &c->stk[k];
+    if (e->kind == E_STACK)
+        return;
+    if (reachable(c))
+        emit2(c, OP_MOV, stack_slot(k), e->slot, 0);
+    e->kind = E_STACK;
+    e->slot = stack_slot(k);
+}
+
+static void materialize_from(comp_t *c, uint32_t from) {
+    for (uint32_t k = from; k < c->h; k++)
+        materialize(c, k);
+}
+
+static void materialize_local(comp_t *c, uint32_t local) {
+    for (uint32_t k = 0; k < c->h; k++)
+        if (c->stk[k].kind == E_LOCAL && c->stk[k].slot == local)
+            materialize(c, k);
+}
+
+static bool push_const(comp_t *c, uint8_t type, uint64_t bits) {
+    if (!reachable(c))
+        return push(c, type);
+    uint32_t i;
+    for (i = 0; i < c->nconsts; i++)
+        if (c->consts[i] == bits)
+            break;
+    if (i == c->nconsts && c->nconsts < LIM_CONSTS)
+        c->consts[c->nconsts++] = bits;
+    if (i < c->nconsts) {
+        ventry_t e = {.type = type, .kind = E_CONST, .slot = (uint16_t)(CONST_BASE + i), .val = bits};
+        return push_e(c, e);
+    }
+    uint32_t st = emit1(c, OP_CONST, stack_slot(c->h));
+    emit_raw(c, bits);
+    return push_result(c, type, st, OP_CONST);
+}
+
+/* ---- control frames ---- */
+
+static bool push_ctrl(comp_t *c, uint8_t kind, uint32_t np, const wasm_valtype_t *p, uint32_t nr,
+                      const wasm_valtype_t *r, wasm_valtype_t single) {
+    if (c->nctl >= LIM_NESTING)
+        return rd_fail(&c->r, WASM_LOAD_TOO_LARGE, "blocks nested deeper than the engine limit %u", LIM_NESTING);
+    uint32_t oldcap = c->capctl;
+    if (!grow((void **)&c->ctl, &c->capctl, c->nctl + 1, sizeof(ctrl_t)))
+        return nomem(c);
+    if (c->capctl > oldcap)
+        memset(c->ctl + oldcap, 0, (c->capctl - oldcap) * sizeof(ctrl_t));
+    ctrl_t *f = &c->ctl[c->nctl];
+    bool unreach = c->nctl ? c->ctl[c->nctl - 1].unreachable : false;
+    f->kind = kind;
+    f->unreachable = unreach;
+    f->single = single;
+    f->nparams = np;
+    f->nresults = nr;
+    f->params = p;
+    f->results = r;
+    f->height = c->h - np;
+    f->start = c->ncode;
+    f->has_else_patch = false;
+    f->npatches = 0;
+    c->nctl++;
+    return true;
+}
+
+static void set_unreachable(comp_t *c) {
+    ctrl_t *f = &c->ctl[c->nctl - 1];
+    c->h = f->height;
+    f->unreachable = true;
+}
+
+static void patch_at(comp_t *c, patch_t p, uint32_t target) {
+    int64_t rel = (int64_t)target - (int64_t)p.start;
+    if (p.hi)
+        c->code[p.cell].u = (c->code[p.cell].u & 0xffffffffu) | ((uint64_t)(uint32_t)(int32_t)rel << 32);
+    else
+        c->code[p.cell].i = rel;
+}
+
+static bool add_patch(comp_t *c, ctrl_t *f, patch_t p) {
+    if (!grow((void **)&f->patches, &f->cappatches, f->npatches + 1, sizeof(patch_t)))
+        return nomem(c);
+    f->patches[f->npatches++] = p;
+    return true;
+}
+
+static inline uint32_t label_arity(const ctrl_t *f) { return f->kind == K_LOOP ? f->nparams : f->nresults; }
+static inline const wasm_valtype_t *label_types(const ctrl_t *f) {
+    return f->kind == K_LOOP ? f->params : f->results;
+}
+
+/* Type-checks the top of stack against a label's types without popping. */
+static bool check_label(comp_t *c, const ctrl_t *t) {
+    uint32_t n = label_arity(t);
+    const wasm_valtype_t *ty = label_types(t);
+    ctrl_t *f = &c->ctl[c->nctl - 1];
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t want = ty[n - 1 - i];
+        if (c->h - f->height <= i) {
+            if (f->unreachable)
+                continue;
+            return invalid(c, "type mismatch: branch needs %u values", n);
+        }
+        uint8_t got = c->stk[c->h - 1 - i].type;
+        if (got != VT_ANY && got != want)
+            return invalid(c, "type mismatch in branch: expected %s, got %s", tname(want), tname(got));
+    }
+    return true;
+}
+
+/* Whether moving the label's values into place needs any copy. */
+static bool needs_moves(comp_t *c, const ctrl_t *t) {
+    uint32_t n = label_arity(t);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t k = c->h - n + i;
+        if (c->stk[k].slot != stack_slot(t->height + i))
+            return true;
+    }
+    return false;
+}
+
+static void emit_moves(comp_t *c, const ctrl_t *t) {
+    uint32_t n = label_arity(t);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t k = c->h - n + i;
+        uint16_t dst = stack_slot(t->height + i);
+        if (c->stk[k].slot != dst)
+            emit2(c, OP_MOV, dst, c->stk[k].slot, 0);
+    }
+}
+
+static void emit_return(comp_t *c) {
+    uint32_t n = c->out->nresults;
+    if (n == 0) {
+        emit_op(c, OP_RETURN0);
+    } else if (n == 1) {
+        emit1(c, OP_RETURN1, c->stk[c->h - 1].slot);
+    } else {
+        materialize_from(c, c->h - n);
+        emit1h(c, OP_RETURN, stack_slot(c->h - n), n);
+    }
+}
+
+/* Unconditional jump to label t (values already in place). */
+static bool emit_jump(comp_t *c, ctrl_t *t) {
+    if (t->kind == K_LOOP) {
+        uint32_t st = emit_op(c, OP_BR_LOOP);
+        emit_raw(c, (uint64_t)((int64_t)t->start - (int64_t)st));
+        return true;
+    }
+    uint32_t st = emit_op(c, OP_BR);
+    uint32_t cell = emit_raw(c, 0);
+    return add_patch(c, t, (patch_t){cell, st, 0});
+}
+
+static int invert_cmp(int op) {
+    switch (op) {
+    case OP_I32_EQ: return OP_I32_NE;
+    case OP_I32_NE: return OP_I32_EQ;
+    case OP_I32_LT_S: return OP_I32_GE_S;
+    case OP_I32_LT_U: return OP_I32_GE_U;
+    case OP_I32_GT_S: return OP_I32_LE_S;
+    case OP_I32_GT_U: return OP_I32_LE_U;
+    case OP_I32_LE_S: return OP_I32_GT_S;
+    case OP_I32_LE_U: return OP_I32_GT_U;
+    case OP_I32_GE_S: return OP_I32_LT_S;
+    case OP_I32_GE_U: return OP_I32_LT_U;
+    }
+    return -1;
+}
+
+/* Emits "branch if cond is (true ? non-zero : zero)" for the popped entry
+ * cond; returns the patch site for the relative target. Fuses with an i32
+ * compare/eqz emitted just before. `loop` selects the interrupt-checking
+ * variant when there is no fusion (fused ops check on backward jumps). */
+static patch_t emit_condbr(comp_t *c, ventry_t cond, bool when_true, bool loop) {
+    if (c->fold_ok && c->ncode == c->fold_end && cond.kind == E_STACK && cond.slot == stack_slot(c->h)) {
+        int op = c->fold_op;
+        uint64_t w = c->code[c->fold_start + 1].u;
+        uint16_t a = (uint16_t)(w >> 16), b = (uint16_t)(w >> 32);
+        if (op == OP_I32_EQZ) {
+            truncate_code(c, c->fold_start);
+            uint32_t st = emit2(c, when_true ? OP_BR_I32_EQZ : OP_BR_I32_NEZ, a, 0, 0);
+            c->fold_ok = false;
+            return (patch_t){st + 1, st, 1};
+        }
+        if (op >= OP_I32_EQ && op <= OP_I32_GE_U) {
+            int cmp = when_true ? op : invert_cmp(op);
+            truncate_code(c, c->fold_start);
+            uint32_t st = emit2(c, OP_BR_I32_EQ + (cmp - OP_I32_EQ), a, b, 0);
+            c->fold_ok = false;
+            return (patch_t){st + 1, st, 1};
+        }
+    }
+    int op = when_true ? (loop ? OP_BR_IF_LOOP : OP_BR_IF) : OP_BR_IFNOT;
+    uint32_t st = emit1h(c, op, cond.slot, 0);
+    return (patch_t){st + 1, st, 1};
+}
+
+static bool branch_to(comp_t *c, uint32_t depth) {
+    ctrl_t *t = &c->ctl[c->nctl - 1 - depth];
+    if (t->kind == K_FUNC) {
+        emit_return(c);
+        return true;
+    }
+    emit_moves(c, t);
+    return emit_jump(c, t);
+}
+
+/* Pops n values of the given types and pushes them back typed (block
+ * params, br_if values). On a polymorphic stack missing values are
+ * invented; nothing is emitted there, so fresh entries are fine. */
+static bool repush(comp_t *c, uint32_t n, const wasm_valtype_t *ty) {
+    uint32_t h0 = c->h;
+    for (uint32_t i = n; i-- > 0;)
+        if (!pop(c, ty[i]))
+            return false;
+    uint32_t h1 = c->h;
+    if (h0 - h1 < n) {
+        for (uint32_t i = 0; i < n; i++)
+            if (!push(c, ty[i]))
+                return false;
+        return true;
+    }
+    c->h = h0;
+    for (uint32_t i = 0; i < n; i++)
+        c->stk[h1 + i].type = ty[i];
+    return true;
+}
+
+static const wasm_valtype_t *single_of(wasm_valtype_t t) {
+    static const wasm_valtype_t singles[] = {WASM_I32, WASM_I64, WASM_F32, WASM_F64, WASM_FUNCREF, WASM_EXTERNREF};
+    for (int i = 0; i < 6; i++)
+        if (singles[i] == t)
+            return &singles[i];
+    return &singles[0];
+}
+
+/* ---- block types ---- */
+
+static bool read_blocktype(comp_t *c, uint32_t *np, const wasm_valtype_t **p, uint32_t *nr,
+                           const wasm_valtype_t **r, wasm_valtype_t *single) {
+    int64_t bt;
+    if (c->r.p < c->r.end && *c->r.p == 0x40) {
+        c->r.p++;
+        *np = *nr = 0;
+        return true;
+    }
+    if (c->r.p < c->r.end && (*c->r.p >= 0x6f && *c->r.p <= 0x7f) && (*c->r.p & 0x40)) {
+        wasm_valtype_t t;
+        if (!rd_valtype(&c->r, &t))
+            return false;
+        *np = 0;
+        *nr = 1;
+        *single = t;
+        *r = single_of(t);
+        return true;
+    }
+    if (!rd_s33(&c->r, &bt))
+        return false;
+    if (bt < 0)
+        return rd_fail(&c->r, WASM_LOAD_MALFORMED, "malformed block type");
+    if ((uint64_t)bt >= c->m->ntypes)
+        return invalid(c, "unknown type %lld", (long long)bt);
+    const wasm_functype_t *ft = &c->m->types[bt];
+    *np = ft->nparams;
+    *p = ft->params;
+    *nr = ft->nresults;
+    *r = ft->results;
+    return true;
+}
+
+/* ---- numeric op tables ---- */
+
+static const uint8_t conv_types[][2] = {
+    /* a7 */ {WASM_I64, WASM_I32},
+    {WASM_F32, WASM_I32}, {WASM_F32, WASM_I32}, {WASM_F64, WASM_I32}, {WASM_F64, WASM_I32},
+    {WASM_I32, WASM_I64}, {WASM_I32, WASM_I64},
+    {WASM_F32, WASM_I64}, {WASM_F32, WASM_I64}, {WASM_F64, WASM_I64}, {WASM_F64, WASM_I64},
+    {WASM_I32, WASM_F32}, {WASM_I32, WASM_F32}, {WASM_I64, WASM_F32}, {WASM_I64, WASM_F32}, {WASM_F64, WASM_F32},
+    {WASM_I32, WASM_F64}, {WASM_I32, WASM_F64}, {WASM_I64, WASM_F64}, {WASM_I64, WASM_F64}, {WASM_F32, WASM_F64},
+    /* bc */ {WASM_F32, WASM_I32}, {WASM_F64, WASM_I64}, {WASM_I32, WASM_F32}, {WASM_I64, WASM_F64},
+    /* c0 */ {WASM_I32, WASM_I32}, {WASM_I32, WASM_I32}, {WASM_I64, WASM_I64}, {WASM_I64, WASM_I64},
+    {WASM_I64, WASM_I64},
+};
+
+/* Classifies a numeric opcode 0x45..0xc4: sets operand count, types, op. */
+static bool numeric(uint8_t opc, int *nin, uint8_t *tin, uint8_t *tout, int *op) {
+    if (opc < 0x45 || opc > 0xc4)
+        return false;
+    if (opc <= 0xbb)
+        *op = OP_I32_EQZ + (opc - 0x45);
+    else if (opc <= 0xbf)
+        *op = OP_MOV;
+    else
+        *op = OP_I32_EXTEND8_S + (opc - 0xc0);
+    if (opc == 0x45) { *nin = 1; *tin = WASM_I32; *tout = WASM_I32; }
+    else if (opc <= 0x4f) { *nin = 2; *tin = WASM_I32; *tout = WASM_I32; }
+    else if (opc == 0x50) { *nin = 1; *tin = WASM_I64; *tout = WASM_I32; }
+    else if (opc <= 0x5a) { *nin = 2; *tin = WASM_I64; *tout = WASM_I32; }
+    else if (opc <= 0x60) { *nin = 2; *tin = WASM_F32; *tout = WASM_I32; }
+    else if (opc <= 0x66) { *nin = 2; *tin = WASM_F64; *tout = WASM_I32; }
+    else if (opc <= 0x69) { *nin = 1; *tin = *tout = WASM_I32; }
+    else if (opc <= 0x78) { *nin = 2; *tin = *tout = WASM_I32; }
+    else if (opc <= 0x7b) { *nin = 1; *tin = *tout = WASM_I64; }
+    else if (opc <= 0x8a) { *nin = 2; *tin = *tout = WASM_I64; }
+    else if (opc <= 0x91) { *nin = 1; *tin = *tout = WASM_F32; }
+    else if (opc <= 0x98) { *nin = 2; *tin = *tout = WASM_F32; }
+    else if (opc <= 0x9f) { *nin = 1; *tin = *tout = WASM_F64; }
+    else if (opc <= 0xa6) { *nin = 2; *tin = *tout = WASM_F64; }
+    else {
+        *nin = 1;
+        *tin = conv_types[opc - 0xa7][0];
+        *tout = conv_types[opc - 0xa7][1];
+    }
+    return true;
+}
+
+static bool emit_numeric(comp_t *c, int nin, uint8_t tin, uint8_t tout, int op) {
+    ventry_t a, b;
+    if (nin == 2) {
+        if (!pop_e(c, tin, &b) || !pop_e(c, tin, &a))
+            return false;
+    } else if (!pop_e(c, tin, &a)) {
+        return false;
+    }
+    if (!reachable(c))
+        return push(c, tout);
+    uint16_t d = stack_slot(c->h);
+    uint32_t st;
+    if (nin == 2 && b.kind == E_CONST) {
+        int iop = -1;
+        uint32_t imm = (uint32_t)b.val;
+        switch (op) {
+        case OP_I32_ADD: iop = OP_I32_ADDI; break;
+        case OP_I32_SUB: iop = OP_I32_ADDI; imm = 0u - imm; break;
+        case OP_I32_AND: iop = OP_I32_ANDI; break;
+        case OP_I32_SHL: iop = OP_I32_SHLI; imm &= 31; break;
+        case OP_I32_SHR_U: iop = OP_I32_SHR_UI; imm &= 31; break;
+        case OP_I32_SHR_S: iop = OP_I32_SHR_SI; imm &= 31; break;
+        case OP_I64_ADD:
+            if ((int64_t)b.val == (int32_t)b.val)
+                iop = OP_I64_ADDI;
+            break;
+        }
+        if (iop >= 0) {
+            st = emit2(c, iop, d, a.slot, imm);
+            return push_result(c, tout, st, iop);
+        }
+    }
+    if (op == OP_MOV) {
+        /* reinterpret: same bits, new type */
+        a.type = tout;
+        return push_e(c, a);
+    }
+    if (nin == 2)
+        st = emit3(c, op, d, a.slot, b.slot);
+    else
+        st = emit2(c, op, d, a.slot, 0);
+    return push_result(c, tout, st, op);
+}
+
+/* ---- memory/table helpers ---- */
+
+static bool need_mem(comp_t *c) {
+    if (c->m->nmems == 0)
+        return invalid(c, "unknown memory 0");
+    return true;
+}
+
+static bool read_memarg(comp_t *c, uint32_t natural_log2, uint32_t *offset) {
+    uint32_t align;
+    if (!rd_u32(&c->r, &align) || !rd_u32(&c->r, offset))
+        return false;
+    if (!need_mem(c))
+        return false;
+    if (align > natural_log2)
+        return invalid(c, "alignment must not be larger than natural");
+    return true;
+}
+
+static bool zero_byte(comp_t *c) {
+    uint8_t b;
+    if (!rd_u8(&c->r, &b))
+        return false;
+    if (b != 0) {
+        c->r.p--;
+        return rd_fail(&c->r, WASM_LOAD_MALFORMED, "zero byte expected");
+    }
+    return true;
+}
+
+static bool table_idx(comp_t *c, uint32_t *t) {
+    if (!rd_u32(&c->r, t))
+        return false;
+    if (*t >= c->m->ntables)
+        return invalid(c, "unknown table %u", *t);
+    return true;
+}
+
+static bool data_idx(comp_t *c, uint32_t *d) {
+    if (!rd_u32(&c->r, d))
+        return false;
+    if (!c->m->has_datacount)
+        return rd_fail(&c->r, WASM_LOAD_MALFORMED, "data count section required");
+    if (*d >= c->m->datacount)
+        return invalid(c, "unknown data segment %u", *d);
+    return true;
+}
+
+static bool elem_idx(comp_t *c, uint32_t *e) {
+    if (!rd_u32(&c->r, e))
+        return false;
+    if (*e >= c->m->nelems)
+        return invalid(c, "unknown elem segment %u", *e);
+    return true;
+}
+
+/* Pops n operands of the given types, materializes them into consecutive
+ * canonical slots and returns the first slot (for calls). */
+static bool pop_args(comp_t *c, const wasm_functype_t *ft, uint16_t *first) {
+    for (uint32_t i = ft->nparams; i-- > 0;) {
+        ventry_t e;
+        if (!pop_e(c, ft->params[i], &e))
+            return false;
+    }
+    /* pop_e only moved h; the entries are still in stk[h..] unless the
+     * stack was polymorphic (then nothing is emitted anyway). */
+    if (reachable(c)) {
+        for (uint32_t i = 0; i < ft->nparams; i++) {
+            ventry_t *e = &c->stk[c->h + i];
+            if (e->slot != stack_slot(c->h + i))
+                emit2(c, OP_MOV, stack_slot(c->h + i), e->slot, 0);
+        }
+    }
+    *first = stack_slot(c->h);
+    return true;
+}
+
+static bool push_results(comp_t *c, const wasm_functype_t *ft) {
+    for (uint32_t i = 0; i < ft->nresults; i++)
+        if (!push(c, ft->results[i]))
+            return false;
+    return true;
+}
+
+static bool is_num(uint8_t t) { return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64; }
+static bool is_reft(uint8_t t) { return t == WASM_FUNCREF || t == WASM_EXTERNREF; }
+
+/* ---- the body ---- */
+
+static bool compile_body(comp_t *c) {
+    wasm_module_t *m = c->m;
+    reader_t *r = &c->r;
+    for (;;) {
+        uint8_t opc;
+        if (c->oom)
+            return nomem(c);
+        if (!rd_u8(r, &opc))
+            return false;
+        ctrl_t *f = &c->ctl[c->nctl - 1];
+        int nin, op;
+        uint8_t tin, tout;
+        if (numeric(opc, &nin, &tin, &tout, &op)) {
+            if (!emit_numeric(c, nin, tin, tout, op))
+                return false;
+            continue;
+        }
+        switch (opc) {
+        case 0x00: /* unreachable */
+            if (reachable(c))
+                emit_op(c, OP_UNREACHABLE);
+            set_unreachable(c);
+            break;
+        case 0x01: /* nop */
+            break;
+        case 0x02: /* block */
+        case 0x03: /* loop */
+        case 0x04: { /* if */
+            uint32_t np = 0, nr = 0;
+            const wasm_valtype_t *p = NULL, *rs = NULL;
+            wasm_valtype_t single = 0;
+            if (!read_blocktype(c, &np, &p, &nr, &rs, &single))
+                return false;
+            ventry_t cond = {0};
+            if (opc == 0x04 && !pop_e(c, WASM_I32, &cond))
+                return false;
+            if (!repush(c, np, p))
+                return false;
+            materialize_from(c, 0);
+            patch_t ep = {0};
+            if (opc == 0x04 && reachable(c))
+                ep = emit_condbr(c, cond, false, false);
+            c->fold_ok = false;
+            if (!push_ctrl(c, opc == 0x02 ? K_BLOCK : opc == 0x03 ? K_LOOP : K_IF, np, p, nr, rs, single))
+                return false;
+            if (opc == 0x04 && reachable(c)) {
+                c->ctl[c->nctl - 1].has_else_patch = true;
+                c->ctl[c->nctl - 1].else_patch = ep;
+            }
+            break;
+        }
+        case 0x05: { /* else */
+            if (f->kind != K_IF)
+                return invalid(c, "else without matching if");
+            for (uint32_t i = f->nresults; i-- > 0;)
+                if (!pop(c, f->results[i]))
+                    return false;
+            if (c->h != f->height)
+                return invalid(c, "type mismatch: values remain at the end of the if arm");
+            if (!f->unreachable) {
+                c->h += f->nresults;
+                materialize_from(c, f->height);
+                c->h -= f->nresults;
+                uint32_t st = emit_op(c, OP_BR);
+                uint32_t cell = emit_raw(c, 0);
+                if (!add_patch(c, f, (patch_t){cell, st, 0}))
+                    return false;
+            }
+            if (f->has_else_patch)
+                patch_at(c, f->else_patch, c->ncode);
+            f->has_else_patch = false;
+            f->kind = K_ELSE;
+            f->unreachable = c->nctl > 1 ? c->ctl[c->nctl - 2].unreachable : false;
+            for (uint32_t i = 0; i < f->nparams; i++)
+                if (!push(c, f->params[i]))
+                    return false;
+            c->fold_ok = false;
+            break;
+        }
+        case 0x0b: { /* end */
+            for (uint32_t i = f->nresults; i-- > 0;)
+                if (!pop(c, f->results[i]))
+                    return false;
+            if (c->h != f->height)
+                return invalid(c, "type mismatch: values remain at the end of the block");
+            if (f->kind == K_IF) {
+                if (f->nparams != f->nresults)
+                    return invalid(c, "type mismatch: if without else must have matching params and results");
+                for (uint32_t i = 0; i < f->nparams; i++)
+                    if (f->params[i] != f->results[i])
+                        return invalid(c, "type mismatch: if without else must have matching params and results");
+            }
+            c->h += f->nresults;
+            if (!f->unreachable) {
+                if (f->kind == K_FUNC)
+                    emit_return(c);
+                else
+                    materialize_from(c, f->height);
+            }
+            c->h -= f->nresults;
+            if (f->has_else_patch)
+                patch_at(c, f->else_patch, c->ncode);
+            for (uint32_t i = 0; i < f->npatches; i++)
+                patch_at(c, f->patches[i], c->ncode);
+            c->fold_ok = false;
+            uint8_t kind = f->kind;
+            uint32_t nr = f->nresults;
+            const wasm_valtype_t *rs = f->results;
+            c->nctl--;
+            if (kind == K_FUNC) {
+                if (r->p != r->end)
+                    return rd_fail(r, WASM_LOAD_MALFORMED, "section size mismatch: bytes after the function's end");
+                return true;
+            }
+            for (uint32_t i = 0; i < nr; i++)
+                if (!push(c, rs[i]))
+                    return false;
+            break;
+        }
+        case 0x0c: { /* br */
+            uint32_t depth;
+            if (!rd_u32(r, &depth))
+                return false;
+            if (depth >= c->nctl)
+                return invalid(c, "unknown label %u", depth);
+            ctrl_t *t = &c->ctl[c->nctl - 1 - depth];
+            if (!check_label(c, t))
+                return false;
+            if (reachable(c) && !branch_to(c, depth))
+                return false;
+            set_unreachable(c);
+            break;
+        }
+        case 0x0d: { /* br_if */
+            uint32_t depth;
+            ventry_t cond;
+            if (!rd_u32(r, &depth))
+                return false;
+            if (depth >= c->nctl)
+                return invalid(c, "unknown label %u", depth);
+            if (!pop_e(c, WASM_I32, &cond))
+                return false;
+            ctrl_t *t = &c->ctl[c->nctl - 1 - depth];
+            if (!check_label(c, t))
+                return false;
+            if (!repush(c, label_arity(t), label_types(t)))
+                return false;
+            if (!reachable(c))
+                break;
+            if (t->kind == K_FUNC) {
+                if (c->out->nresults > 1)
+                    materialize_from(c, c->h - c->out->nresults);
+                patch_t skip = emit_condbr(c, cond, false, false);
+                emit_return(c);
+                patch_at(c, skip, c->ncode);
+            } else if (needs_moves(c, t)) {
+                patch_t skip = emit_condbr(c, cond, false, false);
+                emit_moves(c, t);
+                if (!emit_jump(c, t))
+                    return false;
+                patch_at(c, skip, c->ncode);
+            } else {
+                patch_t p = emit_condbr(c, cond, true, t->kind == K_LOOP);
+                if (t->kind == K_LOOP)
+                    patch_at(c, p, t->start);
+                else if (!add_patch(c, t, p))
+                    return false;
+            }
+            c->fold_ok = false;
+            break;
+        }
+        case 0x0e: { /* br_table */
+            uint32_t n;
+            if (!rd_u32(r, &n))
+                return false;
+            if (n > LIM_BRTABLE)
+                return rd_fail(r, WASM_LOAD_TOO_LARGE, "br_table with %u targets exceeds the engine limit", n);
+            if ((size_t)(r->end - r->p) < n)
+                return rd_fail(r, WASM_LOAD_MALFORMED, "unexpected end in br_table");
+            uint32_t *depths = malloc(((size_t)n + 1) * sizeof(uint32_t));
+            if (!depths)
+                return nomem(c);
+            ventry_t idx;
+            bool ok = true;
+            for (uint32_t i = 0; i <= n && ok; i++) {
+                ok = rd_u32(r, &depths[i]);
+                if (ok && depths[i] >= c->nctl)
+                    ok = invalid(c, "unknown label %u", depths[i]);
+            }
+            ok = ok && pop_e(c, WASM_I32, &idx);
+            uint32_t arity = ok ? label_arity(&c->ctl[c->nctl - 1 - depths[n]]) : 0;
+            for (uint32_t i = 0; i <= n && ok; i++) {
+                ctrl_t *t = &c->ctl[c->nctl - 1 - depths[i]];
+                if (label_arity(t) != arity)
+                    ok = invalid(c, "type mismatch: br_table targets have different arities");
+                else
+                    ok = check_label(c, t);
+            }
+            if (ok && reachable(c)) {
+                materialize_from(c, c->h - arity);
+                uint32_t st = emit1h(c, OP_BR_TABLE, idx.slot, n);
+                uint32_t tab = c->ncode;
+                for (uint32_t i = 0; i <= n; i++)
+                    emit_raw(c, 0);
+                for (uint32_t i = 0; i <= n && ok && !c->oom; i++) {
+                    ctrl_t *t = &c->ctl[c->nctl - 1 - depths[i]];
+                    if (t->kind == K_FUNC || t->kind == K_LOOP || needs_moves(c, t)) {
+                        /* stub: moves then jump/return */
+                        c->code[tab + i].i = (int64_t)c->ncode - (int64_t)st;
+                        ok = branch_to(c, depths[i]);
+                    } else {
+                        ok = add_patch(c, t, (patch_t){tab + i, st, 0});
+                    }
+                }
+            }
+            free(depths);
+            if (!ok)
+                return false;
+            set_unreachable(c);
+            break;
+        }
+        case 0x0f: /* return */
+            if (!check_label(c, &c->ctl[0]))
+                return false;
+            if (reachable(c))
+                emit_return(c);
+            set_unreachable(c);
+            break;
+        case 0x10: { /* call */
+            uint32_t fi;
+            if (!rd_u32(r, &fi))
+                return false;
+            if (fi >= m->nfuncs)
+                return invalid(c, "unknown function %u", fi);
+            const wasm_functype_t *ft = &m->types[m->func_types[fi]];
+            uint16_t argslot;
+            if (!pop_args(c, ft, &argslot))
+                return false;
+            if (reachable(c)) {
+                if (fi < m->nfunc_imports) {
+                    emit_op(c, OP_CALL_IMPORT);
+                    emit_raw(c, fi);
+                } else {
+                    emit_op(c, OP_CALL);
+                    emit_raw(c, (uint64_t)(uintptr_t)&m->funcs[fi - m->nfunc_imports].code);
+                }
+                emit_slots(c, 1, &argslot, 0);
+            }
+            if (!push_results(c, ft))
+                return false;
+            break;
+        }
+        case 0x11: { /* call_indirect */
+            uint32_t ti, tbl;
+            if (!rd_u32(r, &ti) || !rd_u32(r, &tbl))
+                return false;
+            if (tbl >= m->ntables)
+                return invalid(c, "unknown table %u", tbl);
+            if (ti >= m->ntypes)
+                return invalid(c, "unknown type %u", ti);
+            if (m->tables[tbl].elem != WASM_FUNCREF)
+                return invalid(c, "type mismatch: call_indirect on a table of externref");
+            const wasm_functype_t *ft = &m->types[m->type_canon[ti]];
+            ventry_t idx;
+            if (!pop_e(c, WASM_I32, &idx))
+                return false;
+            uint16_t argslot;
+            if (!pop_args(c, ft, &argslot))
+                return false;
+            if (reachable(c)) {
+                emit2(c, OP_CALL_INDIRECT, argslot, idx.slot, tbl);
+                emit_raw(c, (uint64_t)(uintptr_t)ft);
+            }
+            if (!push_results(c, ft))
+                return false;
+            break;
+        }
+        case 0x1a: /* drop */
+            if (!pop(c, VT_ANY))
+                return false;
+            break;
+        case 0x1b:   /* select */
+        case 0x1c: { /* select t */
+            uint8_t want = VT_ANY;
+            if (opc == 0x1c) {
+                uint32_t n;
+                wasm_valtype_t t;
+                if (!rd_u32(r, &n))
+                    return false;
+                if (n != 1)
+                    return invalid(c, "invalid result arity for select");
+                if (!rd_valtype(r, &t))
+                    return false;
+                want = t;
+            }
+            ventry_t cond, a, b;
+            if (!pop_e(c, WASM_I32, &cond) || !pop_e(c, want, &b) || !pop_e(c, want, &a))
+                return false;
+            uint8_t t = want;
+            if (opc == 0x1b) {
+                if ((a.type != VT_ANY && !is_num(a.type)) || (b.type != VT_ANY && !is_num(b.type)))
+                    return invalid(c, "type mismatch: select without type needs numeric operands");
+                if (a.type != VT_ANY && b.type != VT_ANY && a.type != b.type)
+                    return invalid(c, "type mismatch in select");
+                t = a.type != VT_ANY ? a.type : b.type;
+            }
+            if (!reachable(c)) {
+                if (!push(c, t))
+                    return false;
+                break;
+            }
+            uint32_t st = emit4(c, OP_SELECT, stack_slot(c->h), a.slot, b.slot, cond.slot);
+            if (!push_result(c, t, st, OP_SELECT))
+                return false;
+            break;
+        }
+        case 0x20: { /* local.get */
+            uint32_t i;
+            if (!rd_u32(r, &i))
+                return false;
+            if (i >= c->nlocals)
+                return invalid(c, "unknown local %u", i);
+            ventry_t e = {.type = c->locals[i], .kind = E_LOCAL, .slot = (uint16_t)i};
+            if (!reachable(c))
+                e = (ventry_t){.type = c->locals[i], .kind = E_STACK, .slot = stack_slot(c->h)};
+            if (!push_e(c, e))
+                return false;
+            break;
+        }
+        case 0x21:   /* local.set */
+        case 0x22: { /* local.tee */
+            uint32_t i;
+            ventry_t v;
+            if (!rd_u32(r, &i))
+                return false;
+            if (i >= c->nlocals)
+                return invalid(c, "unknown local %u", i);
+            if (!pop_e(c, c->locals[i], &v))
+                return false;
+            if (reachable(c)) {
+                bool aliased = false;
+                for (uint32_t k = 0; k < c->h; k++)
+                    if (c->stk[k].kind == E_LOCAL && c->stk[k].slot == i)
+                        aliased = true;
+                if (!aliased && c->fold_ok && c->ncode == c->fold_end && v.kind == E_STACK &&
+                    v.slot == stack_slot(c->h)) {
+                    cell_t *cl = &c->code[c->fold_start + 1];
+                    cl->u = (cl->u & ~(uint64_t)0xffff) | i;
+                    for (uint32_t k = c->nfix; k-- > 0;) {
+                        if (c->fix[k] == (c->fold_start + 1) * 4) {
+                            c->fix[k] = c->fix[--c->nfix];
+                            break;
+                        }
+                        if (c->fix[k] / 4 < c->fold_start)
+                            break;
+                    }
+                } else if (!(v.kind == E_LOCAL && v.slot == i)) {
+                    materialize_local(c, i);
+                    emit2(c, OP_MOV, (uint16_t)i, v.slot, 0);
+                }
+                c->fold_ok = false;
+            }
+            if (opc == 0x22) {
+                ventry_t e = {.type = c->locals[i], .kind = E_LOCAL, .slot = (uint16_t)i};
+                if (!reachable(c))
+                    e = (ventry_t){.type = c->locals[i], .kind = E_STACK, .slot = stack_slot(c->h)};
+                if (!push_e(c, e))
+                    return false;
+            }
+            break;
+        }
+        case 0x23: { /* global.get */
+            uint32_t g;
+            if (!rd_u32(r, &g))
+                return false;
+            if (g >= m->nglobals)
+                return invalid(c, "unknown global %u", g);
+            if (!reachable(c)) {
+                if (!push(c, m->globals[g].type))
+                    return false;
+                break;
+            }
+            uint32_t st = emit1h(c, OP_GLOBAL_GET, stack_slot(c->h), g);
+            if (!push_result(c, m->globals[g].type, st, OP_GLOBAL_GET))
+                return false;
+            break;
+        }
+        case 0x24: { /* global.set */
+            uint32_t g;
+            ventry_t v;
+            if (!rd_u32(r, &g))
+                return false;
+            if (g >= m->nglobals)
+                return invalid(c, "unknown global %u", g);
+            if (!m->globals[g].mut)
+                return invalid(c, "global is immutable");
+            if (!pop_e(c, m->globals[g].type, &v))
+                return false;
+            if (reachable(c))
+                emit1h(c, OP_GLOBAL_SET, v.slot, g);
+            break;
+        }
+        case 0x25: { /* table.get */
+            uint32_t t;
+            ventry_t i;
+            if (!table_idx(c, &t) || !pop_e(c, WASM_I32, &i))
+                return false;
+            if (!reachable(c)) {
+                if (!push(c, m->tables[t].elem))
+                    return false;
+                break;
+            }
+            uint32_t st = emit2(c, OP_TABLE_GET, stack_slot(c->h), i.slot, t);
+            if (!push_result(c, m->tables[t].elem, st, OP_TABLE_GET))
+                return false;
+            break;
+        }
+        case 0x26: { /* table.set */
+            uint32_t t;
+            ventry_t i, v;
+            if (!table_idx(c, &t) || !pop_e(c, m->tables[t].elem, &v) || !pop_e(c, WASM_I32, &i))
+                return false;
+            if (reachable(c))
+                emit2(c, OP_TABLE_SET, i.slot, v.slot, t);
+            break;
+        }
+        case 0x28: case 0x29: case 0x2a: case 0x2b: case 0x2c: case 0x2d: case 0x2e: case 0x2f:
+        case 0x30: case 0x31: case 0x32: case 0x33: case 0x34: case 0x35: {
+            static const uint8_t nat[] = {2, 3, 2, 3, 0, 0, 1, 1, 0, 0, 1, 1, 2, 2};
+            static const uint8_t ty[] = {WASM_I32, WASM_I64, WASM_F32, WASM_F64, WASM_I32, WASM_I32, WASM_I32,
+                                         WASM_I32, WASM_I64, WASM_I64, WASM_I64, WASM_I64, WASM_I64, WASM_I64};
+            static const int ops[] = {OP_I32_LOAD, OP_I64_LOAD, OP_I32_LOAD, OP_I64_LOAD, OP_I32_LOAD8_S,
+                                      OP_I32_LOAD8_U, OP_I32_LOAD16_S, OP_I32_LOAD16_U, OP_I64_LOAD8_S,
+                                      OP_I64_LOAD8_U, OP_I64_LOAD16_S, OP_I64_LOAD16_U, OP_I64_LOAD32_S,
+                                      OP_I64_LOAD32_U};
+            uint32_t k = opc - 0x28, off;
+            ventry_t a;
+            if (!read_memarg(c, nat[k], &off) || !pop_e(c, WASM_I32, &a))
+                return false;
+            if (!reachable(c)) {
+                if (!push(c, ty[k]))
+                    return false;
+                break;
+            }
+            uint32_t st = emit2(c, ops[k], stack_slot(c->h), a.slot, off);
+            if (!push_result(c, ty[k], st, ops[k]))
+                return false;
+            break;
+        }
+        case 0x36: case 0x37: case 0x38: case 0x39: case 0x3a: case 0x3b: case 0x3c: case 0x3d: case 0x3e: {
+            static const uint8_t nat[] = {2, 3, 2, 3, 0, 1, 0, 1, 2};
+            static const uint8_t ty[] = {WASM_I32, WASM_I64, WASM_F32, WASM_F64, WASM_I32,
+                                         WASM_I32, WASM_I64, WASM_I64, WASM_I64};
+            static const int ops[] = {OP_I32_STORE, OP_I64_STORE, OP_I32_STORE, OP_I64_STORE, OP_I32_STORE8,
+                                      OP_I32_STORE16, OP_I64_STORE8, OP_I64_STORE16, OP_I64_STORE32};
+            uint32_t k = opc - 0x36, off;
+            ventry_t a, v;
+            if (!read_memarg(c, nat[k], &off) || !pop_e(c, ty[k], &v) || !pop_e(c, WASM_I32, &a))
+                return false;
+            if (reachable(c))
+                emit2(c, ops[k], a.slot, v.slot, off);
+            break;
+        }
+        case 0x3f: { /* memory.size */
+            if (!zero_byte(c) || !need_mem(c))
+                return false;
+            if (!reachable(c)) {
+                if (!push(c, WASM_I32))
+                    return false;
+                break;
+            }
+            uint32_t st = emit1(c, OP_MEMORY_SIZE, stack_slot(c->h));
+            if (!push_result(c, WASM_I32, st, OP_MEMORY_SIZE))
+                return false;
+            break;
+        }
+        case 0x40: { /* memory.grow */
+            ventry_t a;
+            if (!zero_byte(c) || !need_mem(c) || !pop_e(c, WASM_I32, &a))
+                return false;
+            if (reachable(c))
+                emit2(c, OP_MEMORY_GROW, stack_slot(c->h), a.slot, 0);
+            if (!push(c, WASM_I32))
+                return false;
+            break;
+        }
+        case 0x41: {
+            int32_t v;
+            if (!rd_s32(r, &v) || !push_const(c, WASM_I32, (uint32_t)v))
+                return false;
+            break;
+        }
+        case 0x42: {
+            int64_t v;
+            if (!rd_s64(r, &v) || !push_const(c, WASM_I64, (uint64_t)v))
+                return false;
+            break;
+        }
+        case 0x43: {
+            const uint8_t *b;
+            uint32_t v;
+            if (!rd_bytes(r, 4, &b))
+                return false;
+            memcpy(&v, b, 4);
+            if (!push_const(c, WASM_F32, v))
+                return false;
+            break;
+        }
+        case 0x44: {
+            const uint8_t *b;
+            uint64_t v;
+            if (!rd_bytes(r, 8, &b))
+                return false;
+            memcpy(&v, b, 8);
+            if (!push_const(c, WASM_F64, v))
+                return false;
+            break;
+        }
+        case 0xd0: { /* ref.null */
+            wasm_valtype_t t;
+            if (!rd_reftype(r, &t) || !push_const(c, t, 0))
+                return false;
+            break;
+        }
+        case 0xd1: { /* ref.is_null */
+            ventry_t a;
+            if (!pop_e(c, VT_ANY, &a))
+                return false;
+            if (a.type != VT_ANY && !is_reft(a.type))
+                return invalid(c, "type mismatch: ref.is_null needs a reference");
+            if (!reachable(c)) {
+                if (!push(c, WASM_I32))
+                    return false;
+                break;
+            }
+            uint32_t st = emit2(c, OP_REF_IS_NULL, stack_slot(c->h), a.slot, 0);
+            if (!push_result(c, WASM_I32, st, OP_REF_IS_NULL))
+                return false;
+            break;
+        }
+        case 0xd2: { /* ref.func */
+            uint32_t fi;
+            if (!rd_u32(r, &fi))
+                return false;
+            if (fi >= m->nfuncs)
+                return invalid(c, "unknown function %u", fi);
+            if (!m->declared_funcs[fi])
+                return invalid(c, "undeclared function reference %u", fi);
+            if (!reachable(c)) {
+                if (!push(c, WASM_FUNCREF))
+                    return false;
+                break;
+            }
+            uint32_t st = emit1h(c, OP_REF_FUNC, stack_slot(c->h), fi);
+            if (!push_result(c, WASM_FUNCREF, st, OP_REF_FUNC))
+                return false;
+            break;
+        }
+        case 0xfc: {
+            uint32_t sub;
+            if (!rd_u32(r, &sub))
+                return false;
+            if (sub <= 7) {
+                static const uint8_t tins[] = {WASM_F32, WASM_F32, WASM_F64, WASM_F64,
+                                               WASM_F32, WASM_F32, WASM_F64, WASM_F64};
+                if (!emit_numeric(c, 1, tins[sub], sub < 4 ? WASM_I32 : WASM_I64, OP_I32_TRUNC_SAT_F32_S + (int)sub))
+                    return false;
+                break;
+            }
+            switch (sub) {
+            case 8: { /* memory.init */
+                uint32_t d;
+                ventry_t dst, src, n;
+                if (!data_idx(c, &d) || !zero_byte(c) || !need_mem(c))
+                    return false;
+                if (!pop_e(c, WASM_I32, &n) || !pop_e(c, WASM_I32, &src) || !pop_e(c, WASM_I32, &dst))
+                    return false;
+                if (reachable(c)) {
+                    emit3(c, OP_MEMORY_INIT, dst.slot, src.slot, n.slot);
+                    emit_raw(c, d);
+                }
+                break;
+            }
+            case 9: { /* data.drop */
+                uint32_t d;
+                if (!data_idx(c, &d))
+                    return false;
+                if (reachable(c)) {
+                    emit_op(c, OP_DATA_DROP);
+                    emit_raw(c, d);
+                }
+                break;
+            }
+            case 10:   /* memory.copy */
+            case 11: { /* memory.fill */
+                ventry_t a, b, n;
+                if (!zero_byte(c) || (sub == 10 && !zero_byte(c)) || !need_mem(c))
+                    return false;
+                if (!pop_e(c, WASM_I32, &n) || !pop_e(c, WASM_I32, &b) || !pop_e(c, WASM_I32, &a))
+                    return false;
+                if (reachable(c))
+                    emit3(c, sub == 10 ? OP_MEMORY_COPY : OP_MEMORY_FILL, a.slot, b.slot, n.slot);
+                break;
+            }
+            case 12: { /* table.init elem table */
+                uint32_t e, t;
+                ventry_t dst, src, n;
+                if (!elem_idx(c, &e) || !table_idx(c, &t))
+                    return false;
+                if (m->tables[t].elem != m->elems[e].type)
+                    return invalid(c, "type mismatch: table.init element type");
+                if (!pop_e(c, WASM_I32, &n) || !pop_e(c, WASM_I32, &src) || !pop_e(c, WASM_I32, &dst))
+                    return false;
+                if (reachable(c)) {
+                    emit3(c, OP_TABLE_INIT, dst.slot, src.slot, n.slot);
+                    emit_raw(c, (uint64_t)t | (uint64_t)e << 32);
+                }
+                break;
+            }
+            case 13: { /* elem.drop */
+                uint32_t e;
+                if (!elem_idx(c, &e))
+                    return false;
+                if (reachable(c)) {
+                    emit_op(c, OP_ELEM_DROP);
+                    emit_raw(c, e);
+                }
+                break;
+            }
+            case 14: { /* table.copy dst src */
+                uint32_t td, ts;
+                ventry_t dst, src, n;
+                if (!table_idx(c, &td) || !table_idx(c, &ts))
+                    return false;
+                if (m->tables[td].elem != m->tables[ts].elem)
+                    return invalid(c, "type mismatch: table.copy between different element types");
+                if (!pop_e(c, WASM_I32, &n) || !pop_e(c, WASM_I32, &src) || !pop_e(c, WASM_I32, &dst))
+                    return false;
+                if (reachable(c)) {
+                    emit3(c, OP_TABLE_COPY, dst.slot, src.slot, n.slot);
+                    emit_raw(c, (uint64_t)td | (uint64_t)ts << 32);
+                }
+                break;
+            }
+            case 15: { /* table.grow */
+                uint32_t t;
+                ventry_t init, n;
+                if (!table_idx(c, &t) || !pop_e(c, WASM_I32, &n) || !pop_e(c, m->tables[t].elem, &init))
+                    return false;
+                if (reachable(c)) {
+                    emit3(c, OP_TABLE_GROW, stack_slot(c->h), init.slot, n.slot);
+                    emit_raw(c, t);
+                }
+                if (!push(c, WASM_I32))
+                    return false;
+                break;
+            }
+            case 16: { /* table.size */
+                uint32_t t;
+                if (!table_idx(c, &t))
+                    return false;
+                if (!reachable(c)) {
+                    if (!push(c, WASM_I32))
+                        return false;
+                    break;
+                }
+                uint32_t st = emit1h(c, OP_TABLE_SIZE, stack_slot(c->h), t);
+                if (!push_result(c, WASM_I32, st, OP_TABLE_SIZE))
+                    return false;
+                break;
+            }
+            case 17: { /* table.fill */
+                uint32_t t;
+                ventry_t i, v, n;
+                if (!table_idx(c, &t) || !pop_e(c, WASM_I32, &n) || !pop_e(c, m->tables[t].elem, &v) ||
+                    !pop_e(c, WASM_I32, &i))
+                    return false;
+                if (reachable(c)) {
+                    emit3(c, OP_TABLE_FILL, i.slot, v.slot, n.slot);
+                    emit_raw(c, t);
+                }
+                break;
+            }
+            default:
+                return rd_fail(r, WASM_LOAD_MALFORMED, "illegal opcode 0xfc %u", sub);
+            }
+            break;
+        }
+        default:
+            r->p--;
+            return rd_fail(r, WASM_LOAD_MALFORMED, "illegal opcode 0x%02x", opc);
+        }
+    }
+}
+
+static bool read_locals(comp_t *c, const wasm_functype_t *ft) {
+    uint32_t ngroups;
+    if (!rd_u32(&c->r, &ngroups))
+        return false;
+    uint64_t total = ft->nparams;
+    const uint8_t *save = c->r.p;
+    for (uint32_t g = 0; g < ngroups; g++) {
+        uint32_t n;
+        wasm_valtype_t t;
+        if (!rd_u32(&c->r, &n) || !rd_valtype(&c->r, &t))
+            return false;
+        total += n;
+        if (total > UINT32_MAX)
+            return rd_fail(&c->r, WASM_LOAD_MALFORMED, "too many locals");
+    }
+    if (total > LIM_LOCALS)
+        return rd_fail(&c->r, WASM_LOAD_TOO_LARGE, "%llu locals exceed the engine limit %u",
+                       (unsigned long long)total, LIM_LOCALS);
+    c->locals = malloc((total + 1) * sizeof(wasm_valtype_t));
+    if (!c->locals)
+        return nomem(c);
+    memcpy(c->locals, ft->params, ft->nparams * sizeof(wasm_valtype_t));
+    c->nlocals = ft->nparams;
+    c->r.p = save;
+    for (uint32_t g = 0; g < ngroups; g++) {
+        uint32_t n;
+        wasm_valtype_t t;
+        rd_u32(&c->r, &n);
+        rd_valtype(&c->r, &t);
+        for (uint32_t k = 0; k < n; k++)
+            c->locals[c->nlocals++] = t;
+    }
+    return true;
+}
+
+bool wasm_compile_func(wasm_module_t *m, uint32_t defidx, wasm_load_error_t *why, err_t *err) {
+    wfunc_t *fn = &m->funcs[defidx];
+    const wasm_functype_t *ft = &m->types[fn->typeidx];
+    comp_t c = {0};
+    c.r = (reader_t){.base = m->bytes, .p = fn->body, .end = fn->body + fn->body_len, .why = why, .err = err};
+    c.m = m;
+    c.handlers = wasm_interp_handlers();
+    c.out = &fn->code;
+    wcode_t *out = &fn->code;
+    out->type = ft;
+    out->nparams = ft->nparams;
+    out->nresults = ft->nresults;
+    out->funcidx = m->nfunc_imports + defidx;
+    out->mod = m;
+    bool ok = read_locals(&c, ft);
+    if (ok)
+        ok = push_ctrl(&c, K_FUNC, 0, NULL, ft->nresults, ft->results, 0);
+    if (ok)
+        ok = compile_body(&c);
+    if (ok && c.oom)
+        ok = nomem(&c);
+    if (ok) {
+        uint32_t L = c.nlocals, K = c.nconsts;
+        if ((uint64_t)L + K + c.maxh + 2 > 0xffff)
+            ok = rd_fail(&c.r, WASM_LOAD_TOO_LARGE, "function frame exceeds the engine limit");
+        for (uint32_t i = 0; ok && i < c.nfix; i++) {
+            uint32_t cell = c.fix[i] / 4, field = c.fix[i] % 4;
+            uint64_t w = c.code[cell].u;
+            uint32_t s = (uint32_t)(w >> (16 * field)) & 0xffff;
+            uint32_t v = s >= STACK_BASE ? L + K + (s - STACK_BASE) : L + (s - CONST_BASE);
+            w &= ~((uint64_t)0xffff << (16 * field));
+            w |= (uint64_t)v << (16 * field);
+            c.code[cell].u = w;
+        }
+        out->nlocals = L;
+        out->nconsts = K;
+        out->frame = L + K + c.maxh + 1;
+        if (ok && K) {
+            out->consts = malloc(K * sizeof(uint64_t));
+            if (!out->consts)
+                ok = nomem(&c);
+            else
+                memcpy(out->consts, c.consts, K * sizeof(uint64_t));
+        }
+    }
+    if (ok) {
+        out->code = c.code;
+        out->ncode = c.ncode;
+        c.code = NULL;
+    }
+    free(c.code);
+    free(c.fix);
+    free(c.stk);
+    free(c.locals);
+    for (uint32_t i = 0; i < c.capctl; i++)
+        free(c.ctl[i].patches);
+    free(c.ctl);
+    return ok;
+}
