@@ -46,7 +46,8 @@ typedef struct patch {
 
 typedef struct ctrl {
     uint8_t kind;
-    bool unreachable;
+    bool unreachable; /* validation: stack polymorphic after br/return/... */
+    bool dead;        /* emission: an enclosing frame is unreachable */
     uint32_t height;
     uint32_t nparams, nresults;
     const wasm_valtype_t *params, *results;
@@ -116,7 +117,10 @@ static bool grow(void **p, uint32_t *cap, uint32_t need, size_t size) {
 
 /* ---- emission ---- */
 
-static inline bool reachable(comp_t *c) { return !c->ctl[c->nctl - 1].unreachable; }
+static inline bool reachable(comp_t *c) {
+    const ctrl_t *f = &c->ctl[c->nctl - 1];
+    return !f->unreachable && !f->dead;
+}
 
 static uint32_t emit_raw(comp_t *c, uint64_t v) {
     if (c->ncode + 1 > c->capcode && !grow((void **)&c->code, &c->capcode, c->ncode + 1, sizeof(cell_t))) {
@@ -300,9 +304,10 @@ static bool push_ctrl(comp_t *c, uint8_t kind, uint32_t np, const wasm_valtype_t
     if (c->capctl > oldcap)
         memset(c->ctl + oldcap, 0, (c->capctl - oldcap) * sizeof(ctrl_t));
     ctrl_t *f = &c->ctl[c->nctl];
-    bool unreach = c->nctl ? c->ctl[c->nctl - 1].unreachable : false;
+    bool dead = c->nctl ? (c->ctl[c->nctl - 1].unreachable || c->ctl[c->nctl - 1].dead) : false;
     f->kind = kind;
-    f->unreachable = unreach;
+    f->unreachable = false;
+    f->dead = dead;
     f->single = single;
     f->nparams = np;
     f->nresults = nr;
@@ -623,7 +628,11 @@ static bool need_mem(comp_t *c) {
 
 static bool read_memarg(comp_t *c, uint32_t natural_log2, uint32_t *offset) {
     uint32_t align;
-    if (!rd_u32(&c->r, &align) || !rd_u32(&c->r, offset))
+    if (!rd_u32(&c->r, &align))
+        return false;
+    if (align >= 32)
+        return rd_fail(&c->r, WASM_LOAD_MALFORMED, "malformed memop flags");
+    if (!rd_u32(&c->r, offset))
         return false;
     if (!need_mem(c))
         return false;
@@ -654,9 +663,12 @@ static bool table_idx(comp_t *c, uint32_t *t) {
 static bool data_idx(comp_t *c, uint32_t *d) {
     if (!rd_u32(&c->r, d))
         return false;
-    if (!c->m->has_datacount)
+    /* A data section without a data count section is malformed when code
+     * names segments (spec 5.5.16); with no data at all it is just an
+     * unknown index. */
+    if (!c->m->has_datacount && c->m->ndatas)
         return rd_fail(&c->r, WASM_LOAD_MALFORMED, "data count section required");
-    if (*d >= c->m->datacount)
+    if (*d >= (c->m->has_datacount ? c->m->datacount : 0))
         return invalid(c, "unknown data segment %u", *d);
     return true;
 }
@@ -761,7 +773,7 @@ static bool compile_body(comp_t *c) {
                     return false;
             if (c->h != f->height)
                 return invalid(c, "type mismatch: values remain at the end of the if arm");
-            if (!f->unreachable) {
+            if (reachable(c)) {
                 c->h += f->nresults;
                 materialize_from(c, f->height);
                 c->h -= f->nresults;
@@ -774,7 +786,7 @@ static bool compile_body(comp_t *c) {
                 patch_at(c, f->else_patch, c->ncode);
             f->has_else_patch = false;
             f->kind = K_ELSE;
-            f->unreachable = c->nctl > 1 ? c->ctl[c->nctl - 2].unreachable : false;
+            f->unreachable = false;
             for (uint32_t i = 0; i < f->nparams; i++)
                 if (!push(c, f->params[i]))
                     return false;
@@ -795,7 +807,7 @@ static bool compile_body(comp_t *c) {
                         return invalid(c, "type mismatch: if without else must have matching params and results");
             }
             c->h += f->nresults;
-            if (!f->unreachable) {
+            if (reachable(c)) {
                 if (f->kind == K_FUNC)
                     emit_return(c);
                 else

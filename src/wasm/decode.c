@@ -99,6 +99,12 @@ static bool read_globaltype(dec_t *d, wasm_valtype_t *t, bool *mut) {
 }
 
 
+/* Whether a byte starts an instruction of the 2.0 (non-SIMD) set. */
+static bool known_opcode(uint8_t op) {
+    return op <= 0x05 || (op >= 0x0b && op <= 0x11) || (op >= 0x1a && op <= 0x1c) || (op >= 0x20 && op <= 0x26) ||
+           (op >= 0x28 && op <= 0xc4) || (op >= 0xd0 && op <= 0xd2) || op == 0xfc;
+}
+
 /* Constant expressions (spec 3.3.10): one constant instruction then end;
  * global.get only of imported immutable globals (2.0 rules). */
 static bool read_const(dec_t *d, wasm_valtype_t want, wconst_t *c) {
@@ -194,6 +200,10 @@ static bool read_const(dec_t *d, wasm_valtype_t want, wconst_t *c) {
             break;
         }
         default:
+            if (!known_opcode(op)) {
+                d->r.p--;
+                return rd_fail(&d->r, WASM_LOAD_MALFORMED, "illegal opcode 0x%02x", op);
+            }
             invalid(d, "constant expression required");
             /* Cannot know the immediate's length: treat as malformed if we
              * run off the section later; skip to the end byte. */
@@ -423,8 +433,6 @@ static bool sec_memory(dec_t *d) {
             m->mem = l;
         m->nmems++;
     }
-    if (m->nmems > 1)
-        invalid(d, "multiple memories");
     return true;
 }
 
@@ -788,6 +796,8 @@ bool wasm_decode(wasm_module_t *m, wasm_load_error_t *why, err_t *err) {
         if (!m->declared_funcs)
             return rd_fail(r, WASM_LOAD_NOMEM, "out of memory");
     }
+    if (m->nmems > 1)
+        invalid(&d, "multiple memories");
     if (d.nfunc_decls && !d.saw_code)
         return rd_fail(r, WASM_LOAD_MALFORMED, "function and code section have inconsistent lengths");
     if (m->has_datacount && m->datacount != m->ndatas)

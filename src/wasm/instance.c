@@ -7,6 +7,7 @@
  * import one from a linker (or another instance) regardless of which is
  * freed first.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -383,6 +384,26 @@ static wasm_instance_t *inst_fail(wasm_instance_t *inst, wasm_inst_error_t kind,
     return NULL;
 }
 
+/* An instantiation that traps after writing its functions into an imported
+ * table must stay alive: those table entries are observable (spec 4.5.4).
+ * Such instances are parked here for the life of the process. */
+static pthread_mutex_t parked_mu = PTHREAD_MUTEX_INITIALIZER;
+static wasm_instance_t *parked;
+
+static wasm_instance_t *inst_trapped(wasm_instance_t *inst, wasm_inst_error_t *why) {
+    if (why)
+        *why = WASM_INST_TRAPPED;
+    if (!inst->wrote_shared) {
+        wasm_instance_free(inst);
+        return NULL;
+    }
+    pthread_mutex_lock(&parked_mu);
+    inst->parked_next = parked;
+    parked = inst;
+    pthread_mutex_unlock(&parked_mu);
+    return NULL;
+}
+
 wasm_instance_t *wasm_instance_new(const wasm_module_t *mod, const wasm_linker_t *linker, const wasm_limits_t *limits,
                                    wasm_inst_error_t *why, err_t *err) {
     if (why)
@@ -531,8 +552,10 @@ wasm_instance_t *wasm_instance_new(const wasm_module_t *mod, const wasm_linker_t
             uint32_t off = const_value(inst, &e->offset).u32;
             if ((uint64_t)off + e->n > t->size) {
                 err_set(err, "out of bounds table access: element segment %u", i);
-                return inst_fail(inst, WASM_INST_TRAPPED, why);
+                return inst_trapped(inst, why);
             }
+            if (e->table < mod->ntable_imports && e->n)
+                inst->wrote_shared = true;
             for (uint32_t k = 0; k < e->n; k++)
                 t->elems[off + k] = const_value(inst, &e->items[k]).ref;
         }
@@ -546,7 +569,7 @@ wasm_instance_t *wasm_instance_new(const wasm_module_t *mod, const wasm_linker_t
         uint32_t off = const_value(inst, &d->offset).u32;
         if ((uint64_t)off + d->len > inst->mem->size) {
             err_set(err, "out of bounds memory access: data segment %u", i);
-            return inst_fail(inst, WASM_INST_TRAPPED, why);
+            return inst_trapped(inst, why);
         }
         if (d->len)
             memcpy(inst->mem->data + off, d->bytes, d->len);

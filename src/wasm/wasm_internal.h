@@ -257,7 +257,8 @@ struct wasm_instance {
     atomic_int intr;
     _Atomic(atomic_int *) watching;
     wexec_t exec;
-    char namebuf[32];
+    bool wrote_shared;                /* instantiation wrote an imported table */
+    struct wasm_instance *parked_next; /* see inst_trapped in instance.c */
 };
 
 /* ---- Internal functions ---- */
