@@ -400,7 +400,7 @@ static bool parse_allow_only(const json_t *obj, difc_allow_only_t *a, err_t *err
         return err_set(err, "invalid allow-only.min-integrity: expected string, got %s", type_name(mi));
     difc_strlist_t blocked = {0}, refusal = {0}, approval = {0}, trusted = {0}, endorse = {0},
                    disapprove = {0};
-    const char *dis_int, *endorser_min, *promo, *demo;
+    const char *dis_int = NULL, *endorser_min = NULL, *promo = NULL, *demo = NULL;
     bool ok = tool_limits(f[K_LIMITS], a, err) &&
               string_array("blocked-users", f[K_BLOCKED], &blocked, err) &&
               refusal_labels(f[K_REFUSAL], &refusal, err) &&
