@@ -1,0 +1,208 @@
+/* The flowgate binary run as a user would: exit codes and messages for the
+ * command line and for each kind of configuration error, the stdout
+ * document and nothing else on stdout (spec: gateway §1, §4.14, §8 cases
+ * 1–4, 27–30). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+static void expect_fail(const char *const args[], const char *input, const char *needle)
+{
+    char *out = NULL, *err = NULL;
+    int st = fg_run_flowgate(args, input, &out, &err, 20000);
+    if (st == 0 || !strstr(err, needle))
+        fprintf(stderr, "status %d, stderr:\n%s\n(wanted \"%s\")\n", st, err, needle);
+    assert_int_not_equal(st, 0);
+    assert_non_null(strstr(err, needle));
+    assert_string_equal(out, ""); /* nothing on stdout when it fails */
+    free(out);
+    free(err);
+}
+
+static void test_no_config_flag_exits_1_with_group_error(void **state)
+{
+    (void)state;
+    const char *args[] = {NULL};
+    char *out, *err;
+    assert_int_equal(fg_run_flowgate(args, NULL, &out, &err, 10000), 1);
+    assert_non_null(strstr(err, "at least one of the flags in the group [config config-stdin] is required"));
+    free(out);
+    free(err);
+}
+
+static void test_version_prints_mcpg_gateway_line(void **state)
+{
+    (void)state;
+    const char *args[] = {"--version", NULL};
+    char *out, *err;
+    assert_int_equal(fg_run_flowgate(args, NULL, &out, &err, 10000), 0);
+    assert_int_equal(strncmp(out, "MCPG Gateway v", 14), 0);
+    free(out);
+    free(err);
+}
+
+static void test_unknown_flag_exits_1_pointing_at_help(void **state)
+{
+    (void)state;
+    const char *args[] = {"--config-stdin", "--frobnicate", NULL};
+    expect_fail(args, NULL, "unknown flag: --frobnicate\nSee 'flowgate --help' for usage");
+}
+
+static const char *const stdin_args[] = {"--config-stdin", "--listen", "127.0.0.1:0", "--log-dir", "/tmp/fg-cli-test-logs", NULL};
+
+static void test_malformed_json_config(void **state)
+{
+    (void)state;
+    expect_fail(stdin_args, "{\"mcpServers\": {", "failed to load config");
+}
+
+static void test_undefined_variable_is_named(void **state)
+{
+    (void)state;
+    unsetenv("FG_SURELY_UNDEFINED_VAR");
+    expect_fail(stdin_args,
+                "{\"mcpServers\":{\"a\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:1/mcp\"}},"
+                "\"gateway\":{\"port\":1,\"domain\":\"localhost\",\"apiKey\":\"${FG_SURELY_UNDEFINED_VAR}\"}}",
+                "FG_SURELY_UNDEFINED_VAR");
+}
+
+static void test_missing_gateway_section_fails_validation(void **state)
+{
+    (void)state;
+    expect_fail(stdin_args, "{\"mcpServers\":{\"a\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:1/mcp\"}}}",
+                "validation error");
+}
+
+static void test_http_server_without_url_fails_validation(void **state)
+{
+    (void)state;
+    expect_fail(stdin_args,
+                "{\"mcpServers\":{\"a\":{\"type\":\"http\"}},\"gateway\":{\"port\":1,\"domain\":\"localhost\",\"agentId\":\"k\"}}",
+                "validation error");
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_toml_unknown_key_and_empty_servers(void **state)
+{
+    (void)state;
+    char *d = fg_tempdir("toml");
+    char path[256];
+    snprintf(path, sizeof path, "%s/c.toml", d);
+    write_file(path, "[gateway]\nprot = 3000\n[servers.a]\ncommand = \"node\"\n");
+    const char *args[] = {"--config", path, "--listen", "127.0.0.1:0", "--log-dir", d, NULL};
+    expect_fail(args, NULL, "unrecognized field");
+    write_file(path, "[gateway]\nport = 3000\n");
+    expect_fail(args, NULL, "no servers defined");
+    write_file(path, "[gateway]\nagent_id = \"unterminated\n");
+    expect_fail(args, NULL, "line");
+    const char *missing[] = {"--config", "/nonexistent/flowgate.toml", "--log-dir", d, NULL};
+    expect_fail(missing, NULL, "failed to load config");
+    free(d);
+}
+
+static void test_listen_failure_is_reported(void **state)
+{
+    (void)state;
+    /* Hold a port so the gateway cannot bind it. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    socklen_t l = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &l);
+    char listen_addr[64];
+    snprintf(listen_addr, sizeof listen_addr, "127.0.0.1:%d", ntohs(a.sin_port));
+    const char *args[] = {"--config-stdin", "--listen", listen_addr, "--log-dir", "/tmp/fg-cli-test-logs", NULL};
+    char want[96];
+    snprintf(want, sizeof want, "failed to listen on %s", listen_addr);
+    expect_fail(args,
+                "{\"mcpServers\":{},\"gateway\":{\"port\":1,\"domain\":\"localhost\",\"agentId\":\"k\"}}",
+                want);
+    close(fd);
+}
+
+static void test_stdout_is_only_the_config_document(void **state)
+{
+    (void)state;
+    /* A server that cannot start still gets a route (spec §4.10). */
+    const char *cfg = "{\"mcpServers\":{\"echoserver\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:9/mcp\","
+                      "\"connectTimeout\":1},\"second\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:9/mcp\","
+                      "\"connectTimeout\":1,\"tools\":[\"a\",\"b\"]}},"
+                      "\"gateway\":{\"port\":13010,\"domain\":\"localhost\",\"agentId\":\"test-secret-key-12345\"}}";
+    const char *modes[] = {"--routed", "--unified"};
+    for (int m = 0; m < 2; m++) {
+        fg_gateway_t g;
+        const char *extra[] = {modes[m], NULL};
+        assert_true(fg_gateway_start(&g, cfg, extra, 30000));
+        json_t *e = json_object_get(json_object_get(g.doc, "mcpServers"), "echoserver");
+        char url[128];
+        snprintf(url, sizeof url, m == 0 ? "http://127.0.0.1:%d/mcp/echoserver" : "http://127.0.0.1:%d/mcp", g.port);
+        assert_string_equal(json_string_value(json_object_get(e, "type")), "http");
+        assert_string_equal(json_string_value(json_object_get(e, "url")), url);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(e, "headers"), "Authorization")),
+                            "test-secret-key-12345");
+        assert_null(json_object_get(e, "tools"));
+        json_t *s2 = json_object_get(json_object_get(g.doc, "mcpServers"), "second");
+        assert_int_equal(json_array_size(json_object_get(s2, "tools")), 2);
+        assert_int_equal(fg_gateway_stop(&g), 0);
+        /* After the document, stdout stayed silent through shutdown. */
+        assert_string_equal(g.extra_stdout, "");
+        free(g.extra_stdout);
+    }
+}
+
+static void test_generated_agent_id_is_64_hex(void **state)
+{
+    (void)state;
+    const char *cfg = "{\"mcpServers\":{\"x\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:9/mcp\",\"connectTimeout\":1}},"
+                      "\"gateway\":{\"port\":1,\"domain\":\"localhost\",\"agentId\":\"k\"}}";
+    (void)cfg;
+    char *d = fg_tempdir("toml");
+    char path[256];
+    snprintf(path, sizeof path, "%s/c.toml", d);
+    write_file(path, "[servers.x]\ntype = \"http\"\nurl = \"http://127.0.0.1:9/mcp\"\nconnect_timeout = 1\n");
+    const char *extra[] = {"--config", path, NULL};
+    fg_gateway_t g;
+    assert_true(fg_gateway_start(&g, NULL, extra, 30000));
+    assert_int_equal(strlen(g.auth), 64);
+    assert_int_equal(strspn(g.auth, "0123456789abcdef"), 64);
+    assert_int_equal(fg_gateway_stop(&g), 0);
+    free(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_config_flag_exits_1_with_group_error),
+        cmocka_unit_test(test_version_prints_mcpg_gateway_line),
+        cmocka_unit_test(test_unknown_flag_exits_1_pointing_at_help),
+        cmocka_unit_test(test_malformed_json_config),
+        cmocka_unit_test(test_undefined_variable_is_named),
+        cmocka_unit_test(test_missing_gateway_section_fails_validation),
+        cmocka_unit_test(test_http_server_without_url_fails_validation),
+        cmocka_unit_test(test_toml_unknown_key_and_empty_servers),
+        cmocka_unit_test(test_listen_failure_is_reported),
+        cmocka_unit_test(test_stdout_is_only_the_config_document),
+        cmocka_unit_test(test_generated_agent_id_is_64_hex),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
