@@ -1481,8 +1481,9 @@ bool wasm_compile_func(wasm_module_t *m, uint32_t defidx, wasm_load_error_t *why
         out->nlocals = L;
         out->nconsts = K;
         out->frame = L + K + c.maxh + 1;
-        if (ok && K) {
-            out->consts = malloc(K * sizeof(uint64_t));
+        if (ok) {
+            /* never NULL: the interpreter memcpy()s it on every call */
+            out->consts = malloc((K + 1) * sizeof(uint64_t));
             if (!out->consts)
                 ok = nomem(&c);
             else
