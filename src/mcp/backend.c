@@ -295,9 +295,10 @@ bool mcp__handshake(mcp_backend_t *b, int64_t deadline_ms, err_t *err)
     for (size_t i = 0; pv && i < sizeof supported_versions / sizeof *supported_versions; i++)
         known = known || strcmp(pv, supported_versions[i]) == 0;
     if (!json_is_object(result) || !known) {
-        json_decref(result);
-        return err_set(err, "backend '%s': initialize returned unsupported protocol version %s", b->id,
-                       pv ? pv : "(none)");
+        err_set(err, "backend '%s': initialize returned unsupported protocol version %.40s", b->id,
+                pv ? pv : "(none)");
+        json_decref(result); /* after the message: pv points into it */
+        return false;
     }
     pthread_mutex_lock(&b->mu);
     json_decref(b->init_result);

@@ -313,6 +313,7 @@ static void stdout_closed(mcp_backend_t *b, mcp_linebuf_t *errlb, bool *err_open
     if (*err_open)
         *err_open = drain_stderr(b, errlb, 0);
     char msg[ERR_MSG_MAX];
+    mcp__set_exited(b); /* before waking callers, so that they see EXITED */
     pthread_mutex_lock(&s->mu);
     if (s->last_stderr[0])
         snprintf(msg, sizeof msg, "backend '%s' %s (last stderr: %.200s)", b->id,
@@ -323,7 +324,6 @@ static void stdout_closed(mcp_backend_t *b, mcp_linebuf_t *errlb, bool *err_open
     snprintf(s->exit_msg, sizeof s->exit_msg, "%s", msg);
     fail_all(s, msg);
     pthread_mutex_unlock(&s->mu);
-    mcp__set_exited(b);
     mcp__log(b, MCP_LOG_WARN, "%s", msg);
 }
 
