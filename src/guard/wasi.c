@@ -323,12 +323,14 @@ bool guard_call_should_stop(guard_call_state_t *cs)
 {
     if (!cs || !cs->ctx)
         return false;
-    if (atomic_load(&cs->ctx->cancel)) {
-        cs->interrupted = cs->cancelled = true;
-        return true;
-    }
+    /* The deadline first: the engine's timer also raises the cancel flag
+     * when the deadline passes, and that is not a cancellation. */
     if (cs->ctx->deadline_ns && wasm_now_ns() >= cs->ctx->deadline_ns) {
         cs->interrupted = true;
+        return true;
+    }
+    if (atomic_load(&cs->ctx->cancel)) {
+        cs->interrupted = cs->cancelled = true;
         return true;
     }
     return false;

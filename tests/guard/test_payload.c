@@ -96,7 +96,7 @@ static void test_shape_errors_in_upstream_order(void **state)
           "invalid guard policy transport shape: unexpected allow-only key \"foo\"");
     build("{\"allow-only\":{\"repos\":\"all\",\"min-integrity\":\"none\",\"promotion-label\":\"x\"}}", NULL, NULL,
           "unexpected allow-only key \"promotion-label\"");
-    build("{\"allowonly\":{\"repos\":\"all\",\"min-integrity\":\"none\"}}", NULL, NULL, NULL);
+    free(build("{\"allowonly\":{\"repos\":\"all\",\"min-integrity\":\"none\"}}", NULL, NULL, NULL));
 }
 
 static void test_field_values_are_checked(void **state)
