@@ -226,6 +226,41 @@ bool guard_registry_set(guard_registry_t *r, const char *server_id, guard_t *g, 
 /* Borrowed; never NULL. */
 guard_t *guard_registry_get(guard_registry_t *r, const char *server_id);
 
+/* True when any registered guard is not noop ("DIFC enabled", §3.9). */
+bool guard_registry_has_non_noop(guard_registry_t *r);
+
+/* Discovery (§1.11): the WASM guard file for a server. For server "github"
+ * the default file (github_default; NULL = "/guards/github/00-github-guard.wasm")
+ * is tried first unless guards_dir is set but empty; then the first entry
+ * ending in .wasm (any case), by name, that is not a directory, in
+ * <guards_dir trimmed>/<server_id>/. guards_dir is the value of
+ * MCP_GATEWAY_WASM_GUARDS_DIR, NULL when unset. *out_path (malloc'd) is
+ * NULL when nothing is found; false only on OOM. */
+bool guard_discover_wasm(const char *server_id, const char *guards_dir, const char *github_default,
+                         char **out_path, err_t *err);
+
+/* What the gateway resolved for one server, for guard_choose. Borrowed. */
+typedef struct guard_choice {
+    const char *server_id;
+    const char *discovered_wasm;          /* guard_discover_wasm result, or NULL */
+    const difc_write_sink_t *write_sink;  /* resolved write-sink policy with the
+                                             effective sink visibility, or NULL */
+    const char *guard_name;               /* the server's `guard`, or NULL */
+    bool guard_entry_exists;              /* guards[guard_name] exists */
+    const char *guard_type;               /* its type ("", "noop", "wasm", other) */
+    const char *guard_path;               /* its path (type wasm) */
+    bool has_policy;                      /* a policy resolves or guard-policies set */
+    const guard_wasm_opts_t *wasm_opts;   /* log sink and pool options; NULL = defaults */
+} guard_choice_t;
+
+/* Selection (§3.9): a discovered WASM file that loads (named after the
+ * server), else a write-sink for a write-sink policy, else the configured
+ * guard (noop / wasm named after its key / guard_create), else noop. Load
+ * failures are logged as warnings and fall through; a non-noop guard
+ * without a policy is replaced by noop. Returns a guard the caller owns;
+ * NULL only on OOM. */
+guard_t *guard_choose(const guard_choice_t *c, err_t *err);
+
 /* ---- `flowgate guard` --------------------------------------------------- */
 
 /* The guard authors' tool; main.c dispatches `flowgate guard ...` here.
