@@ -1,0 +1,211 @@
+/* HTTP backend against the real server-everything in streamable-HTTP mode
+ * (`node dist/index.js streamableHttp`, port from $PORT), on a port picked at
+ * run time, connected through 127.0.0.1. */
+#include "helpers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static th_rec_t rec;
+static mcp_backend_t *be;
+static pid_t server = -1;
+static char url[64];
+
+#define DEADLINE (mcp_now_ms() + 30000)
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *script = th_npm_server("server-everything");
+    /* A picked port can be taken before the server binds it: try a few. */
+    for (int attempt = 0; attempt < 3 && server < 0; attempt++) {
+        int port = th_free_port();
+        char portenv[32];
+        snprintf(portenv, sizeof portenv, "PORT=%d", port);
+        char *argv[] = {(char *)th_node(), (char *)script, "streamableHttp", NULL};
+        char *env[] = {portenv, NULL};
+        pid_t pid = th_spawn(argv, env);
+        if (th_wait_port(port, pid, 20000)) {
+            server = pid;
+            snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
+        } else {
+            th_kill(pid);
+        }
+    }
+    if (server < 0)
+        fail_msg("server-everything did not start in streamableHttp mode");
+    th_rec_init(&rec);
+    const char *headers[] = {"X-Flowgate-Test: yes", NULL};
+    mcp_backend_config_t cfg = {
+        .id = "everything-http",
+        .kind = MCP_BACKEND_HTTP,
+        .http = {.url = url, .headers = headers, .connect_timeout_ms = 5000},
+    };
+    th_rec_hooks(&rec, &cfg.hooks);
+    err_t e = {{0}};
+    be = mcp_backend_new(&cfg, &e);
+    if (!be)
+        fail_msg("%s", e.msg);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    mcp_backend_free(be);
+    th_kill(server);
+    return 0;
+}
+
+static json_t *call_tool(const char *name, json_t *args)
+{
+    json_t *params = json_pack("{s:s, s:o}", "name", name, "arguments", args);
+    json_t *res = NULL;
+    err_t e = {{0}};
+    mcp_call_status_t st = mcp_backend_request(be, "tools/call", params, DEADLINE, NULL, &res, &e);
+    json_decref(params);
+    if (st != MCP_CALL_OK)
+        fail_msg("tools/call %s: status %d: %s", name, st, e.msg);
+    return res;
+}
+
+static void test_http_initialize_gets_a_session_and_server_info(void **state)
+{
+    (void)state;
+    err_t e = {{0}};
+    if (!mcp_backend_start(be, &e))
+        fail_msg("%s", e.msg);
+    json_t *info = mcp_backend_server_info(be);
+    assert_string_equal(json_string_value(json_object_get(info, "name")), "mcp-servers/everything");
+    json_decref(info);
+    char pv[32];
+    mcp_backend_protocol_version(be, pv, sizeof pv);
+    assert_string_equal(pv, "2025-11-25");
+    assert_int_equal(mcp_backend_pid(be), -1);
+}
+
+static void test_http_tools_list_and_calls(void **state)
+{
+    (void)state;
+    /* Each of these needs the session id: server-everything answers 400
+     * "No valid session ID" without it. */
+    json_t *tools = NULL;
+    err_t e = {{0}};
+    if (mcp_backend_list_tools(be, DEADLINE, NULL, &tools, &e) != MCP_CALL_OK)
+        fail_msg("%s", e.msg);
+    assert_true(json_array_size(tools) >= 12);
+    json_decref(tools);
+    json_t *r = call_tool("echo", json_pack("{s:s}", "message", "over http"));
+    assert_string_equal(th_text(r), "Echo: over http");
+    json_decref(r);
+    r = call_tool("get-sum", json_pack("{s:i, s:i}", "a", 20, "b", 22));
+    assert_string_equal(th_text(r), "The sum of 20 and 22 is 42.");
+    json_decref(r);
+}
+
+typedef struct progress {
+    pthread_mutex_t mu;
+    int n;
+    json_int_t token;
+} progress_t;
+
+static void on_progress(void *ud, const json_t *n)
+{
+    progress_t *p = ud;
+    if (strcmp(json_string_value(json_object_get(n, "method")), "notifications/progress") != 0)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->n++;
+    p->token = json_integer_value(json_object_get(json_object_get(n, "params"), "progressToken"));
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void test_http_progress_arrives_on_the_sse_stream(void **state)
+{
+    (void)state;
+    progress_t p = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    json_t *params = json_pack("{s:s, s:{s:f, s:i}, s:{s:i}}", "name", "trigger-long-running-operation", "arguments",
+                               "duration", 0.3, "steps", 3, "_meta", "progressToken", 77);
+    mcp_call_opts_t o = {.deadline_ms = DEADLINE, .on_notification = on_progress, .notify_ud = &p};
+    json_t *res = NULL;
+    err_t e = {{0}};
+    if (mcp_backend_request_ex(be, "tools/call", params, &o, &res, &e) != MCP_CALL_OK)
+        fail_msg("%s", e.msg);
+    assert_non_null(strstr(th_text(res), "Long running operation completed"));
+    assert_int_equal(p.n, 3);
+    assert_int_equal(p.token, 77);
+    json_decref(params);
+    json_decref(res);
+}
+
+#define THREADS 4
+#define CALLS 6
+
+static void *echo_worker(void *arg)
+{
+    long t = (long)arg, bad = 0;
+    for (int i = 0; i < CALLS; i++) {
+        char msg[64], want[80];
+        snprintf(msg, sizeof msg, "http thread %ld call %d", t, i);
+        snprintf(want, sizeof want, "Echo: %s", msg);
+        json_t *params = json_pack("{s:s, s:{s:s}}", "name", "echo", "arguments", "message", msg);
+        json_t *res = NULL;
+        if (mcp_backend_request(be, "tools/call", params, DEADLINE, NULL, &res, NULL) != MCP_CALL_OK ||
+            strcmp(th_text(res), want) != 0)
+            bad++;
+        json_decref(params);
+        json_decref(res);
+    }
+    return (void *)bad;
+}
+
+static void test_http_concurrent_calls_each_get_their_own_answer(void **state)
+{
+    (void)state;
+    pthread_t th[THREADS];
+    for (long i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, echo_worker, (void *)i), 0);
+    long bad = 0;
+    for (int i = 0; i < THREADS; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        bad += (long)r;
+    }
+    assert_int_equal(bad, 0);
+}
+
+static void test_http_unknown_method_is_the_backends_rpc_error(void **state)
+{
+    (void)state;
+    json_t *res = NULL;
+    err_t e = {{0}};
+    assert_int_equal(mcp_backend_request(be, "foo/bar", NULL, DEADLINE, NULL, &res, &e), MCP_CALL_RPC_ERROR);
+    assert_int_equal(json_integer_value(json_object_get(res, "code")), MCP_ERR_METHOD_NOT_FOUND);
+    json_decref(res);
+}
+
+static void test_http_stop_ends_the_session_and_next_use_starts_a_new_one(void **state)
+{
+    (void)state;
+    mcp_backend_stop(be);
+    assert_int_equal(mcp_backend_state(be), MCP_STATE_STOPPED);
+    json_t *r = call_tool("echo", json_pack("{s:s}", "message", "new session"));
+    assert_string_equal(th_text(r), "Echo: new session");
+    json_decref(r);
+    assert_int_equal(mcp_backend_start_count(be), 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_http_initialize_gets_a_session_and_server_info),
+        cmocka_unit_test(test_http_tools_list_and_calls),
+        cmocka_unit_test(test_http_progress_arrives_on_the_sse_stream),
+        cmocka_unit_test(test_http_concurrent_calls_each_get_their_own_answer),
+        cmocka_unit_test(test_http_unknown_method_is_the_backends_rpc_error),
+        cmocka_unit_test(test_http_stop_ends_the_session_and_next_use_starts_a_new_one),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
