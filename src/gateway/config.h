@@ -107,7 +107,8 @@ typedef struct gw_server_config {
     char *registry;           /* informational, may be NULL */
     char *guard;              /* name of an entry in gw_config_t.guards, or NULL */
     json_t *guard_policies;   /* the raw `guard-policies` / `guard_policies`
-                                 object (owned reference), or NULL */
+                                 object (owned reference), or NULL; validated
+                                 at load with difc_policy_parse_server */
     json_t *tool_response_filters; /* object tool -> jq text, or NULL */
     int rate_limit_threshold; /* TOML only upstream; default 3 */
     int rate_limit_cooldown;  /* seconds, default 60 */
@@ -119,7 +120,8 @@ typedef struct gw_guard_config {
     char *type;               /* "wasm", "noop", "" (noop), other: registry */
     char *path;               /* wasm file, may be NULL */
     json_t *config;           /* free-form, owned, may be NULL */
-    json_t *policy;           /* owned, may be NULL */
+    json_t *policy;           /* owned, may be NULL; validated at load with
+                                 difc_policy_parse */
 } gw_guard_config_t;
 
 typedef struct gw_otel_config {
@@ -207,15 +209,15 @@ const gw_server_config_t *gw_config_find_server(const gw_config_t *cfg, const ch
 /* The guard entry with this name, or NULL. */
 const gw_guard_config_t *gw_config_find_guard(const gw_config_t *cfg, const char *name);
 
-/* The server's GuardPolicy object ({"allow-only":{...}} or
- * {"write-sink":{...}}) found in its guard_policies by upstream's rules
- * (guard-abi-and-difc.md §3.10 "Per-server guard-policies forms"): the map
- * itself holds allow-only/allowonly/write-sink/writesink; the legacy flat
- * {repos, min-integrity|integrity} (wrapped into allow-only); the policy
- * nested under the server's own id; a map with exactly one key whose value
- * is a policy map. *policy gets a new reference, or NULL when the server has
- * no policy (that is not an error). Returns false only on a malformed form
- * ("repos specified without min-integrity"). */
+/* The server's GuardPolicy, in canonical form ({"allow-only":{...}} or
+ * {"write-sink":{...}}), found in its guard_policies by upstream's forms
+ * (guard-abi-and-difc.md §3.10; difc_policy_parse_server does the work):
+ * the map itself holds allow-only/allowonly/write-sink/writesink; the legacy
+ * flat {repos, min-integrity|integrity}; the policy nested under the
+ * server's own id; a map with exactly one key whose value is a policy map.
+ * *policy gets a new reference, or NULL when the server has no policy (not
+ * an error). Returns false on an invalid policy. Loading already validated
+ * every server's policy, so this only fails on configs built by hand. */
 bool gw_config_server_policy(const gw_server_config_t *srv, json_t **policy, err_t *err);
 
 /* The value for key in a sorted map, or NULL. */

@@ -93,5 +93,7 @@ bool cfg_check_otel(const gw_otel_config_t *o, const char *path, const char *tra
 /* Guard policies: finds the GuardPolicy in a server's guard-policies value
  * and validates it (see gw_config_server_policy). */
 bool cfg_check_server_policy(const gw_server_config_t *srv, const char *path, err_t *err);
+/* Validates a GuardPolicy object (guards.<name>.policy). */
+bool cfg_check_guard_policy(const json_t *policy, const char *path, err_t *err);
 
 #endif

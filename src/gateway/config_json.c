@@ -916,6 +916,11 @@ static bool convert_guards(jctx_t *j, gw_config_t *cfg, json_t *guards)
         json_t *c = json_object_get(g, "config");
         if ((c && !(gd->config = json_deep_copy(c))) || (policy && !(gd->policy = json_deep_copy(policy))))
             return nomem(j);
+        if (policy) {
+            CFG_FMT(path, "guards.%s.policy", name);
+            if (!cfg_check_guard_policy(policy, path, j->err))
+                return false;
+        }
     }
     return true;
 }

@@ -1,10 +1,12 @@
 /*
  * config_rules.c — the validation rules and conversions that JSON and TOML
  * configs share: image/domain/mount/ID patterns, the docker argv of
- * gateway.md §2.4, OpenTelemetry checks (§2.7) and the per-server
- * guard-policies forms (guard-abi-and-difc.md §3.10).
+ * gateway.md §2.4, OpenTelemetry checks (§2.7) and guard policies
+ * (guard-abi-and-difc.md §3.10, validated by difc/policy.c).
  */
 #include "gateway/config_internal.h"
+
+#include "difc/difc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,68 +193,22 @@ bool cfg_check_otel(const gw_otel_config_t *o, const char *path, const char *tra
 
 /* ------------------------------------------------------------ guard policies */
 
-static bool is_policy_key(const char *k)
-{
-    return !strcmp(k, "allow-only") || !strcmp(k, "allowonly") || !strcmp(k, "write-sink") ||
-           !strcmp(k, "writesink");
-}
-
-static bool has_policy_key(const json_t *o)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)o, k, v) {
-        if (is_policy_key(k))
-            return true;
-    }
-    return false;
-}
-
-/* Forms 1 and 2 for one map: a GuardPolicy, or the legacy flat allow-only. */
-static bool policy_from_map(json_t *m, json_t **policy, bool *found, err_t *err)
-{
-    *found = false;
-    if (has_policy_key(m)) {
-        *policy = json_incref(m);
-        *found = true;
-        return true;
-    }
-    if (json_object_get(m, "repos")) {
-        if (!json_object_get(m, "min-integrity") && !json_object_get(m, "integrity"))
-            return err_set(err, "repos specified without min-integrity");
-        json_t *wrap = json_pack("{s:O}", "allow-only", m);
-        if (!wrap)
-            return err_set(err, "out of memory");
-        *policy = wrap;
-        *found = true;
-    }
-    return true;
-}
-
+/* The forms and the policy's own rules live in one place, difc/policy.c
+ * (difc_policy_parse_server); config only asks it and reports the path. */
 bool gw_config_server_policy(const gw_server_config_t *srv, json_t **policy, err_t *err)
 {
     *policy = NULL;
-    json_t *gp = srv ? srv->guard_policies : NULL;
-    if (!json_is_object(gp) || json_object_size(gp) == 0)
+    if (!srv || !srv->guard_policies)
         return true;
-    bool found;
-    if (!policy_from_map(gp, policy, &found, err))
-        return false;
-    if (found)
-        return true;
-    /* 3: nested under the server's own id; 4: a single key holding a map. */
-    json_t *inner = json_object_get(gp, srv->id);
-    if (!json_is_object(inner) && json_object_size(gp) == 1) {
-        void *it = json_object_iter(gp);
-        inner = json_object_iter_value(it);
-    }
-    if (!json_is_object(inner))
-        return true;
-    if (!policy_from_map(inner, policy, &found, err))
+    difc_policy_t p;
+    bool found = false;
+    if (!difc_policy_parse_server(srv->id, srv->guard_policies, &p, &found, err))
         return false;
     if (!found)
-        *policy = json_incref(inner); /* let the policy parser name what is wrong */
-    return true;
+        return true;
+    *policy = difc_policy_to_json(&p);
+    difc_policy_free(&p);
+    return *policy ? true : err_set(err, "out of memory");
 }
 
 bool cfg_check_server_policy(const gw_server_config_t *srv, const char *path, err_t *err)
@@ -260,9 +216,15 @@ bool cfg_check_server_policy(const gw_server_config_t *srv, const char *path, er
     json_t *policy = NULL;
     if (!gw_config_server_policy(srv, &policy, err))
         return err_prefix(err, "Configuration error at %s", path);
-    /* The policy's own structure (allow-only/write-sink fields) is validated
-     * by difc_policy_parse (src/difc/policy.c) when guards are set up; here
-     * only the form is checked. */
     json_decref(policy);
+    return true;
+}
+
+bool cfg_check_guard_policy(const json_t *policy, const char *path, err_t *err)
+{
+    difc_policy_t p;
+    if (!difc_policy_parse(policy, &p, err))
+        return err_prefix(err, "Configuration error at %s", path);
+    difc_policy_free(&p);
     return true;
 }

@@ -528,6 +528,8 @@ static bool convert_guards(tctx_t *t, gw_config_t *cfg, const toml_value_t *v)
             return false;
         if (g->policy && !json_is_object(g->policy))
             return cfg_field_error(t->err, sub, NULL, "policy must be a table");
+        if (g->policy && !cfg_check_guard_policy(g->policy, sub, t->err))
+            return false;
 #undef SUB
     }
     return true;

@@ -575,7 +575,7 @@ static void test_server_policy_forms(void **state)
     /* a single key holding a policy map */
     s.guard_policies = json_pack("{s:{s:{s:s,s:s}}}", "whatever", "allowonly", "repos", "all", "integrity", "none");
     assert_true(gw_config_server_policy(&s, &p, &err));
-    assert_non_null(json_object_get(p, "allowonly"));
+    assert_non_null(json_object_get(p, "allow-only")); /* canonical spelling */
     json_decref(p);
     json_decref(s.guard_policies);
     /* no policy */
@@ -583,6 +583,19 @@ static void test_server_policy_forms(void **state)
     assert_true(gw_config_server_policy(&s, &p, &err));
     assert_null(p);
     json_decref(s.guard_policies);
+}
+
+static void test_invalid_policies_rejected_at_load(void **state)
+{
+    (void)state;
+    load_fails("{\"mcpServers\":{\"m\":{\"container\":\"a\",\"guard-policies\":{\"allow-only\":"
+               "{\"repos\":[\"Bad.Repo\"],\"min-integrity\":\"none\"}}}}" GW "}",
+               "Configuration error at mcpServers.m.guard-policies", "allow-only.repos scope", NULL);
+    load_fails("{\"mcpServers\":{\"m\":{\"container\":\"a\",\"guard-policies\":{\"repos\":\"all\"}}}" GW "}",
+               "repos specified without min-integrity", NULL);
+    load_fails("{\"guards\":{\"g\":{\"type\":\"wasm\",\"policy\":{\"allow-only\":{\"repos\":\"all\"},"
+               "\"write-sink\":{\"accept\":[\"*\"]}}}},\"mcpServers\":{\"m\":{\"container\":\"a\"}}" GW "}",
+               "Configuration error at guards.g.policy", "not both", NULL);
 }
 
 /* ---- launch argv and stream loading ---- */
@@ -666,6 +679,7 @@ int main(void)
         T(test_guards_and_guard_policies_kept_raw),
         T(test_write_sink_schema),
         T(test_server_policy_forms),
+        T(test_invalid_policies_rejected_at_load),
         T(test_launch_argv_fills_passthrough_env),
         T(test_load_from_stream),
     };
