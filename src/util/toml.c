@@ -265,6 +265,7 @@ void toml_free(toml_value_t *v)
             toml_free(v->u.table.items[k].value);
         }
         free(v->u.table.items);
+        free(v->index);
         break;
     case TOML_ARRAY:
         for (size_t k = 0; k < v->u.array.count; k++)
@@ -280,14 +281,73 @@ void toml_free(toml_value_t *v)
     free(v);
 }
 
+/* Tables with more than INDEX_MIN keys get an open-addressing hash index
+ * (slot = entry number + 1, 0 = empty, load factor <= 1/2) so that a
+ * document with very many keys stays linear rather than quadratic. */
+#define INDEX_MIN 16
+
+static uint32_t key_hash(const char *key, size_t len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)key[i]) * 16777619u;
+    return h;
+}
+
 static toml_value_t *table_find(const toml_value_t *t, const char *key, size_t len)
 {
+    if (t->index) {
+        size_t mask = t->index_cap - 1;
+        for (size_t i = key_hash(key, len) & mask;; i = (i + 1) & mask) {
+            uint32_t slot = t->index[i];
+            if (!slot)
+                return NULL;
+            const toml_entry_t *e = &t->u.table.items[slot - 1];
+            if (e->key_len == len && memcmp(e->key, key, len) == 0)
+                return e->value;
+        }
+    }
     for (size_t k = 0; k < t->u.table.count; k++) {
         const toml_entry_t *e = &t->u.table.items[k];
         if (e->key_len == len && memcmp(e->key, key, len) == 0)
             return e->value;
     }
     return NULL;
+}
+
+static void index_put(toml_value_t *t, size_t entry)
+{
+    const toml_entry_t *e = &t->u.table.items[entry];
+    size_t mask = t->index_cap - 1;
+    size_t i = key_hash(e->key, e->key_len) & mask;
+    while (t->index[i])
+        i = (i + 1) & mask;
+    t->index[i] = (uint32_t)(entry + 1);
+}
+
+/* Called after an entry was appended. Without memory for the index the
+ * table just stays on linear search. */
+static void index_update(toml_value_t *t)
+{
+    size_t n = t->u.table.count;
+    if (n <= INDEX_MIN || n >= UINT32_MAX / 4)
+        return;
+    if (t->index && n * 2 <= t->index_cap) {
+        index_put(t, n - 1);
+        return;
+    }
+    size_t cap = 64;
+    while (cap < n * 4)
+        cap *= 2;
+    uint32_t *idx = calloc(cap, sizeof *idx);
+    free(t->index);
+    t->index = NULL;
+    if (!idx)
+        return; /* back to linear search */
+    t->index = idx;
+    t->index_cap = cap;
+    for (size_t k = 0; k < n; k++)
+        index_put(t, k);
 }
 
 const toml_value_t *toml_get(const toml_value_t *table, const char *key)
@@ -317,6 +377,7 @@ static bool table_add(parser_t *p, toml_value_t *t, const keypart_t *k, toml_val
     e->key = key;
     e->key_len = k->len;
     e->value = v;
+    index_update(t);
     return true;
 }
 

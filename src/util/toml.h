@@ -84,6 +84,8 @@ struct toml_value {
     /* private to the parser */
     uint16_t depth;
     uint8_t flags;
+    uint32_t *index;             /* tables with many keys: hash slots */
+    size_t index_cap;
 };
 
 /* Parses a whole document. On success *out is the root table. On failure

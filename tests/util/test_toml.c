@@ -219,6 +219,32 @@ static void test_to_json_rejects_nan(void **state)
     toml_free(r);
 }
 
+/* 100k keys in one table, then a duplicate at the end: linear with the
+ * hash index (quadratic search would take minutes). */
+static void test_many_keys_stay_fast_and_checked(void **state)
+{
+    (void)state;
+    enum { N = 100000 };
+    size_t cap = (size_t)N * 16 + 64, len = 0;
+    char *doc = malloc(cap);
+    assert_non_null(doc);
+    for (int i = 0; i < N; i++)
+        len += (size_t)snprintf(doc + len, cap - len, "k%d = %d\n", i, i);
+    doc[len] = '\0';
+    toml_value_t *r = NULL;
+    err_t err;
+    assert_true(toml_parse(doc, len, &r, &err));
+    assert_int_equal(r->u.table.count, N);
+    assert_int_equal(toml_get(r, "k12345")->u.integer, 12345);
+    assert_int_equal(toml_get(r, "k0")->u.integer, 0);
+    assert_null(toml_get(r, "k100000"));
+    toml_free(r);
+    len += (size_t)snprintf(doc + len, cap - len, "k77 = 1\n");
+    assert_false(toml_parse(doc, len, &r, &err));
+    assert_non_null(strstr(err.msg, "duplicate key 'k77'"));
+    free(doc);
+}
+
 static void test_empty_and_bom_documents(void **state)
 {
     (void)state;
@@ -249,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_datetimes_are_distinct_types),
         cmocka_unit_test(test_to_json_converts_tree),
         cmocka_unit_test(test_to_json_rejects_nan),
+        cmocka_unit_test(test_many_keys_stay_fast_and_checked),
         cmocka_unit_test(test_empty_and_bom_documents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
