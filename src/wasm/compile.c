@@ -27,6 +27,10 @@
 
 #define CONST_BASE 0x8000u
 #define STACK_BASE 0xC000u
+/* Distinct constants tracked while compiling; only those some instruction
+ * reads from a slot survive into the frame's const area (see the end of
+ * wasm_compile_func), the rest were folded into immediates. */
+#define POOL_MAX 256u
 
 enum { E_STACK, E_LOCAL, E_CONST };
 
@@ -77,7 +81,7 @@ typedef struct comp {
     uint32_t *fix; /* cell*4 + field */
     uint32_t nfix, capfix;
 
-    uint64_t consts[LIM_CONSTS];
+    uint64_t consts[POOL_MAX];
     uint32_t nconsts;
 
     const void *const *handlers;
@@ -219,6 +223,12 @@ static bool push_result(comp_t *c, uint8_t type, uint32_t start, int op) {
     return true;
 }
 
+/* Whether the last emitted instruction is foldable and wrote `slot` (the
+ * value just popped): only then may it be rewritten or fused. */
+static bool fold_matches(comp_t *c, uint16_t slot) {
+    return c->fold_ok && c->ncode == c->fold_end && (uint16_t)(c->code[c->fold_start + 1].u & 0xffff) == slot;
+}
+
 static const char *tname(uint8_t t) {
     switch (t) {
     case WASM_I32: return "i32";
@@ -281,7 +291,7 @@ static bool push_const(comp_t *c, uint8_t type, uint64_t bits) {
     for (i = 0; i < c->nconsts; i++)
         if (c->consts[i] == bits)
             break;
-    if (i == c->nconsts && c->nconsts < LIM_CONSTS)
+    if (i == c->nconsts && c->nconsts < POOL_MAX)
         c->consts[c->nconsts++] = bits;
     if (i < c->nconsts) {
         ventry_t e = {.type = type, .kind = E_CONST, .slot = (uint16_t)(CONST_BASE + i), .val = bits};
@@ -432,7 +442,7 @@ static int invert_cmp(int op) {
  * compare/eqz emitted just before. `loop` selects the interrupt-checking
  * variant when there is no fusion (fused ops check on backward jumps). */
 static patch_t emit_condbr(comp_t *c, ventry_t cond, bool when_true, bool loop) {
-    if (c->fold_ok && c->ncode == c->fold_end && cond.kind == E_STACK && cond.slot == stack_slot(c->h)) {
+    if (cond.kind == E_STACK && fold_matches(c, cond.slot)) {
         int op = c->fold_op;
         uint64_t w = c->code[c->fold_start + 1].u;
         uint16_t a = (uint16_t)(w >> 16), b = (uint16_t)(w >> 32);
@@ -444,6 +454,23 @@ static patch_t emit_condbr(comp_t *c, ventry_t cond, bool when_true, bool loop) 
         }
         if (op >= OP_I32_EQ && op <= OP_I32_GE_U) {
             int cmp = when_true ? op : invert_cmp(op);
+            if (b >= CONST_BASE && b < STACK_BASE) {
+                uint32_t v = (uint32_t)c->consts[b - CONST_BASE];
+                if ((uint32_t)(int32_t)(int16_t)v == v) {
+                    truncate_code(c, c->fold_start);
+                    if (v == 0 && (cmp == OP_I32_EQ || cmp == OP_I32_NE)) {
+                        uint32_t st = emit2(c, cmp == OP_I32_EQ ? OP_BR_I32_EQZ : OP_BR_I32_NEZ, a, 0, 0);
+                        c->fold_ok = false;
+                        return (patch_t){st + 1, st, 1};
+                    }
+                    /* imm16 rides in the second slot field, unrecorded */
+                    uint32_t st = emit_op(c, OP_BRI_I32_EQ + (cmp - OP_I32_EQ));
+                    emit_slots(c, 1, &a, 0);
+                    c->code[st + 1].u |= (uint64_t)(v & 0xffff) << 16;
+                    c->fold_ok = false;
+                    return (patch_t){st + 1, st, 1};
+                }
+            }
             truncate_code(c, c->fold_start);
             uint32_t st = emit2(c, OP_BR_I32_EQ + (cmp - OP_I32_EQ), a, b, 0);
             c->fold_ok = false;
@@ -623,6 +650,20 @@ static bool emit_numeric(comp_t *c, int nin, uint8_t tin, uint8_t tout, int op) 
 static bool need_mem(comp_t *c) {
     if (c->m->nmems == 0)
         return invalid(c, "unknown memory 0");
+    return true;
+}
+
+/* An address computed by the I32_ADDI emitted just before (and read by
+ * nothing else) folds into a load/store that adds its immediate with 32-bit
+ * wrap-around, as i32.add would. */
+static bool addr_fusable(comp_t *c, ventry_t a, uint16_t *slot, uint32_t *imm) {
+    if (c->fold_op != OP_I32_ADDI || a.kind != E_STACK || !fold_matches(c, a.slot))
+        return false;
+    uint64_t w = c->code[c->fold_start + 1].u;
+    *slot = (uint16_t)(w >> 16);
+    *imm = (uint32_t)(w >> 32);
+    truncate_code(c, c->fold_start);
+    c->fold_ok = false;
     return true;
 }
 
@@ -1058,13 +1099,14 @@ static bool compile_body(comp_t *c) {
                 for (uint32_t k = 0; k < c->h; k++)
                     if (c->stk[k].kind == E_LOCAL && c->stk[k].slot == i)
                         aliased = true;
-                if (!aliased && c->fold_ok && c->ncode == c->fold_end && v.kind == E_STACK &&
-                    v.slot == stack_slot(c->h)) {
+                if (!aliased && v.kind == E_STACK && fold_matches(c, v.slot)) {
                     cell_t *cl = &c->code[c->fold_start + 1];
                     cl->u = (cl->u & ~(uint64_t)0xffff) | i;
                     for (uint32_t k = c->nfix; k-- > 0;) {
                         if (c->fix[k] == (c->fold_start + 1) * 4) {
-                            c->fix[k] = c->fix[--c->nfix];
+                            /* keep the list sorted: truncate_code relies on it */
+                            memmove(&c->fix[k], &c->fix[k + 1], (c->nfix - k - 1) * sizeof(uint32_t));
+                            c->nfix--;
                             break;
                         }
                         if (c->fix[k] / 4 < c->fold_start)
@@ -1158,8 +1200,12 @@ static bool compile_body(comp_t *c) {
                     return false;
                 break;
             }
-            uint32_t st = emit2(c, ops[k], stack_slot(c->h), a.slot, off);
-            if (!push_result(c, ty[k], st, ops[k]))
+            int lop = ops[k];
+            uint16_t asl = a.slot;
+            if (off == 0 && addr_fusable(c, a, &asl, &off))
+                lop = OP_I32_LOADW + (lop - OP_I32_LOAD);
+            uint32_t st = emit2(c, lop, stack_slot(c->h), asl, off);
+            if (!push_result(c, ty[k], st, lop))
                 return false;
             break;
         }
@@ -1173,8 +1219,13 @@ static bool compile_body(comp_t *c) {
             ventry_t a, v;
             if (!read_memarg(c, nat[k], &off) || !pop_e(c, ty[k], &v) || !pop_e(c, WASM_I32, &a))
                 return false;
-            if (reachable(c))
-                emit2(c, ops[k], a.slot, v.slot, off);
+            if (reachable(c)) {
+                int sop = ops[k];
+                uint16_t asl = a.slot;
+                if (off == 0 && addr_fusable(c, a, &asl, &off))
+                    sop = OP_I32_STOREW + (sop - OP_I32_STORE);
+                emit2(c, sop, asl, v.slot, off);
+            }
             break;
         }
         case 0x3f: { /* memory.size */
@@ -1465,15 +1516,32 @@ bool wasm_compile_func(wasm_module_t *m, uint32_t defidx, wasm_load_error_t *why
         ok = compile_body(&c);
     if (ok && c.oom)
         ok = nomem(&c);
+    uint32_t remap[POOL_MAX];
+    uint32_t K = 0;
     if (ok) {
-        uint32_t L = c.nlocals, K = c.nconsts;
+        /* keep only constants some emitted field reads */
+        bool used[POOL_MAX] = {false};
+        for (uint32_t i = 0; i < c.nfix; i++) {
+            uint32_t cell = c.fix[i] / 4, field = c.fix[i] % 4;
+            uint32_t s = (uint32_t)(c.code[cell].u >> (16 * field)) & 0xffff;
+            if (s < STACK_BASE)
+                used[s - CONST_BASE] = true;
+        }
+        for (uint32_t i = 0; i < c.nconsts; i++) {
+            remap[i] = K;
+            if (used[i])
+                c.consts[K++] = c.consts[i];
+        }
+    }
+    if (ok) {
+        uint32_t L = c.nlocals;
         if ((uint64_t)L + K + c.maxh + 2 > 0xffff)
             ok = rd_fail(&c.r, WASM_LOAD_TOO_LARGE, "function frame exceeds the engine limit");
         for (uint32_t i = 0; ok && i < c.nfix; i++) {
             uint32_t cell = c.fix[i] / 4, field = c.fix[i] % 4;
             uint64_t w = c.code[cell].u;
             uint32_t s = (uint32_t)(w >> (16 * field)) & 0xffff;
-            uint32_t v = s >= STACK_BASE ? L + K + (s - STACK_BASE) : L + (s - CONST_BASE);
+            uint32_t v = s >= STACK_BASE ? L + K + (s - STACK_BASE) : L + remap[s - CONST_BASE];
             w &= ~((uint64_t)0xffff << (16 * field));
             w |= (uint64_t)v << (16 * field);
             c.code[cell].u = w;
@@ -1504,3 +1572,35 @@ bool wasm_compile_func(wasm_module_t *m, uint32_t defidx, wasm_load_error_t *why
     free(c.ctl);
     return ok;
 }
+
+#ifdef WASM_DUMP
+/* Development aid: prints a function's cell stream (build with -DWASM_DUMP). */
+static const char *const op_names[] = {
+#define X(n) #n,
+    WASM_OPS(X)
+#undef X
+};
+void wasm_dump_code(const wcode_t *w);
+void wasm_dump_code(const wcode_t *w) {
+    const void *const *h = wasm_interp_handlers();
+    fprintf(stderr, "func %u: locals %u consts %u frame %u\n", w->funcidx, w->nlocals, w->nconsts, w->frame);
+    for (uint32_t i = 0; i < w->ncode;) {
+        int op = -1;
+        for (int k = 0; k < OP__COUNT; k++)
+            if (h[k] == w->code[i].h)
+                op = k;
+        uint64_t v = i + 1 < w->ncode ? w->code[i + 1].u : 0;
+        fprintf(stderr, "  %4u %-18s %u %u %u %u  (hi %d)\n", i, op >= 0 ? op_names[op] : "?", (unsigned)(v & 0xffff),
+                (unsigned)(v >> 16 & 0xffff), (unsigned)(v >> 32 & 0xffff), (unsigned)(v >> 48), (int32_t)(v >> 32));
+        int len = 2;
+        if (op == OP_CONST || op == OP_CALL || op == OP_CALL_IMPORT || op == OP_CALL_INDIRECT || op == OP_MEMORY_INIT ||
+            op == OP_TABLE_GROW || op == OP_TABLE_FILL || op == OP_TABLE_COPY || op == OP_TABLE_INIT)
+            len = 3;
+        if (op == OP_BR_TABLE)
+            len = 2 + (int)(v >> 32) + 1;
+        if (op == OP_RETURN0)
+            len = 1;
+        i += len;
+    }
+}
+#endif

@@ -266,6 +266,20 @@ wasm_status_t wasm_interp_call(wasm_instance_t *inst, const wasm_func_t *fn, slo
         uint64_t w_ = W; T x = fp[w_ & 0xffff].T; T y = fp[(w_ >> 16) & 0xffff].T; (void)y; \
         if (expr) { int32_t rel_ = (int32_t)(w_ >> 32); pc += rel_; if (rel_ < 0) CHECK_INTR(); NEXT(); } \
         SKIP(2); }
+#define BRCMPI(name, T, expr) L_##name: { \
+        uint64_t w_ = W; T x = fp[w_ & 0xffff].T; T y = (T)(int32_t)(int16_t)(w_ >> 16); \
+        if (expr) { int32_t rel_ = (int32_t)(w_ >> 32); pc += rel_; if (rel_ < 0) CHECK_INTR(); NEXT(); } \
+        SKIP(2); }
+#define LOADW(name, CT, TO, n) L_##name: { \
+        uint64_t w_ = W; uint32_t d_ = w_ & 0xffff, a_ = (w_ >> 16) & 0xffff; \
+        uint64_t ea = (uint32_t)(fp[a_].u32 + (uint32_t)(w_ >> 32)); \
+        if (UNLIKELY(ea + (n) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+        CT v_; memcpy(&v_, mem + ea, n); fp[d_].TO = v_; SKIP(2); }
+#define STOREW(name, CT, TI, n) L_##name: { \
+        uint64_t w_ = W; uint32_t a_ = w_ & 0xffff, v_ = (w_ >> 16) & 0xffff; \
+        uint64_t ea = (uint32_t)(fp[a_].u32 + (uint32_t)(w_ >> 32)); \
+        if (UNLIKELY(ea + (n) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+        CT x_ = (CT)fp[v_].TI; memcpy(mem + ea, &x_, n); SKIP(2); }
 #define TRUNC(name, TI, TO, CT, lo_ok, hi_ok) L_##name: { \
         TI x = fp[F1].TI; \
         if (UNLIKELY(isnan(x))) TRAP(WASM_TRAP_INVALID_CONVERSION); \
@@ -482,6 +496,17 @@ L_BR_TABLE: {
     BRCMP(BR_I32_GE_S, i32, x >= y)
     BRCMP(BR_I32_GE_U, u32, x >= y)
 
+    BRCMPI(BRI_I32_EQ, u32, x == y)
+    BRCMPI(BRI_I32_NE, u32, x != y)
+    BRCMPI(BRI_I32_LT_S, i32, x < y)
+    BRCMPI(BRI_I32_LT_U, u32, x < y)
+    BRCMPI(BRI_I32_GT_S, i32, x > y)
+    BRCMPI(BRI_I32_GT_U, u32, x > y)
+    BRCMPI(BRI_I32_LE_S, i32, x <= y)
+    BRCMPI(BRI_I32_LE_U, u32, x <= y)
+    BRCMPI(BRI_I32_GE_S, i32, x >= y)
+    BRCMPI(BRI_I32_GE_U, u32, x >= y)
+
     /* ---- data movement ---- */
 L_MOV:
     fp[F0] = fp[F1];
@@ -521,6 +546,25 @@ L_GLOBAL_SET:
     STORE(I64_STORE8, uint8_t, u64, 1)
     STORE(I64_STORE16, uint16_t, u64, 2)
     STORE(I64_STORE32, uint32_t, u64, 4)
+    LOADW(I32_LOADW, uint32_t, u32, 4)
+    LOADW(I64_LOADW, uint64_t, u64, 8)
+    LOADW(I32_LOAD8_SW, int8_t, i32, 1)
+    LOADW(I32_LOAD8_UW, uint8_t, u32, 1)
+    LOADW(I32_LOAD16_SW, int16_t, i32, 2)
+    LOADW(I32_LOAD16_UW, uint16_t, u32, 2)
+    LOADW(I64_LOAD8_SW, int8_t, i64, 1)
+    LOADW(I64_LOAD8_UW, uint8_t, u64, 1)
+    LOADW(I64_LOAD16_SW, int16_t, i64, 2)
+    LOADW(I64_LOAD16_UW, uint16_t, u64, 2)
+    LOADW(I64_LOAD32_SW, int32_t, i64, 4)
+    LOADW(I64_LOAD32_UW, uint32_t, u64, 4)
+    STOREW(I32_STOREW, uint32_t, u32, 4)
+    STOREW(I64_STOREW, uint64_t, u64, 8)
+    STOREW(I32_STORE8W, uint8_t, u32, 1)
+    STOREW(I32_STORE16W, uint16_t, u32, 2)
+    STOREW(I64_STORE8W, uint8_t, u64, 1)
+    STOREW(I64_STORE16W, uint16_t, u64, 2)
+    STOREW(I64_STORE32W, uint32_t, u64, 4)
 L_MEMORY_SIZE:
     fp[F0].u64 = inst->mem->pages;
     SKIP(2);
