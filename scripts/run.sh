@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc >/dev/null
 cmake --build build -j "$(nproc)"
-exec build/flowgate --config examples/demo.toml --listen 127.0.0.1:8000 --log-dir build/demo-logs "$@"
+exec build/src/flowgate --config examples/demo.toml --listen 127.0.0.1:8000 --log-dir build/demo-logs "$@"
