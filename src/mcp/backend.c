@@ -541,10 +541,11 @@ mcp_call_status_t mcp_backend_list_all(mcp_backend_t *b, const char *method, con
             goto out;
         }
         const char *next = json_string_value(json_object_get(res, "nextCursor"));
+        bool more = next && *next;
         free(cursor);
-        cursor = next && *next ? strdup(next) : NULL;
-        json_decref(res);
-        if (next && *next && !cursor) {
+        cursor = more ? strdup(next) : NULL;
+        json_decref(res); /* next pointed into res */
+        if (more && !cursor) {
             st = MCP_CALL_FAILED;
             err_set(err, "out of memory");
             goto out;

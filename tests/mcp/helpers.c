@@ -65,7 +65,8 @@ pid_t th_spawn(char *const argv[], char *const extra_env[])
         m++;
     char **env = calloc(n + m + 1, sizeof *env);
     assert_non_null(env);
-    memcpy(env, extra_env, m * sizeof *env);
+    if (m)
+        memcpy(env, extra_env, m * sizeof *env);
     memcpy(env + m, environ, n * sizeof *env);
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
