@@ -43,6 +43,33 @@ bool difc_content_item_is_text(const json_t *item)
     return strcmp(s, "image") != 0 && strcmp(s, "audio") != 0 && strcmp(s, "resource") != 0;
 }
 
+/* After a parse with JSON_DECODE_INT_AS_REAL: integers that fit 64 bits
+ * become integers again, so only the oversized ones stay reals. */
+static void reals_back_to_ints(json_t *v)
+{
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            json_t *e = json_array_get(v, i);
+            double d = json_is_real(e) ? json_real_value(e) : 0.5;
+            if (d > -9.2e18 && d < 9.2e18 && d == (double)(long long)d)
+                json_array_set_new(v, i, json_integer((json_int_t)d));
+            else
+                reals_back_to_ints(e);
+        }
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *e;
+        void *tmp;
+        json_object_foreach_safe(v, tmp, k, e) {
+            double d = json_is_real(e) ? json_real_value(e) : 0.5;
+            if (d > -9.2e18 && d < 9.2e18 && d == (double)(long long)d)
+                json_object_set_new(v, k, json_integer((json_int_t)d));
+            else
+                reals_back_to_ints(e);
+        }
+    }
+}
+
 /* The parsed concatenated text of an MCP wrapper, or NULL when `v` is not
  * one or its text is not JSON. *holder = the first contributing item. */
 static json_t *unwrap_mcp(json_t *v, json_t **holder)
@@ -67,6 +94,14 @@ static json_t *unwrap_mcp(json_t *v, json_t **holder)
         return NULL;
     }
     json_t *inner = json_loadb(b.buf ? b.buf : "", b.len, JSON_DECODE_ANY, NULL);
+    /* jansson rejects integers beyond 64 bits, which Go (float64) reads. A
+     * text the guard parsed must not silently become "not JSON" here: with
+     * an empty items_path that would turn a labelled list into one item
+     * carrying the default labels. Read such numbers as reals instead. */
+    if (!inner) {
+        inner = json_loadb(b.buf ? b.buf : "", b.len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
+        reals_back_to_ints(inner);
+    }
     sbuf_free(&b);
     if (!inner)
         *holder = NULL;

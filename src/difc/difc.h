@@ -422,7 +422,8 @@ typedef struct difc_strlist {
 
 typedef struct difc_allow_only {
     difc_repos_kind_t repos_kind;
-    difc_strlist_t scopes;            /* DIFC_REPOS_SCOPES: "owner/ *", "owner/repo", "owner/pre*" */
+    difc_strlist_t scopes;            /* DIFC_REPOS_SCOPES, sorted: owner wildcards
+                                         (owner + "/" + star), owner/repo, owner/prefix + star */
     char *min_integrity;              /* lower-cased level */
     difc_tool_limit_t *limits;        /* tool-call-limits */
     size_t n_limits;
@@ -459,7 +460,7 @@ bool difc_policy_parse_server(const char *server_id, const json_t *raw, difc_pol
 /* Canonical JSON ({"allow-only":{...}} / {"write-sink":{...}}). */
 json_t *difc_policy_to_json(const difc_policy_t *p);
 /* The accept entries an allow-only policy requires of a write-sink
- * (§3.9 table): all/public -> ["*"], O/R -> private:O/R, "O/ *" (owner wildcard) -> private:O,
+ * (§3.9 table): all/public -> ["*"], O/R -> private:O/R, an owner wildcard -> private:O,
  * O/P* -> private:O/P*. */
 bool difc_allow_only_accept_rules(const difc_allow_only_t *ao, difc_strlist_t *out,
                                   err_t *err);

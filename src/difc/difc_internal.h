@@ -33,4 +33,7 @@ bool difc_content_item_is_text(const json_t *item);
  * -1 when it names none. */
 long difc_path_item_index(const char *path, const char *items_path);
 
+/* filter.c: compact JSON with the shortest round-tripping reals. */
+char *difc_json_dump_compact(const json_t *v);
+
 #endif

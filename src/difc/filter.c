@@ -75,6 +75,28 @@ static bool aggregate(const difc_item_t *items, size_t n, difc_labels_t *out)
     return true;
 }
 
+/* Compact JSON text whose reals use the fewest digits that read back to
+ * the same value (jansson's default of 17 digits prints 0.1 as
+ * 0.10000000000000001). NULL on OOM. */
+char *difc_json_dump_compact(const json_t *v)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        size_t flags = JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(prec);
+        char *text = json_dumps(v, flags);
+        if (!text || prec == 17)
+            return text;
+        json_t *back = json_loads(text, JSON_DECODE_ANY, NULL);
+        if (!back) /* integers beyond 64 bits were read as reals */
+            back = json_loads(text, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
+        bool same = back && json_equal(back, (json_t *)v);
+        json_decref(back);
+        if (same)
+            return text;
+        free(text);
+    }
+    return NULL;
+}
+
 /* The envelope with its items replaced by `text`: an MCP result keeps every
  * key (isError, _meta, ...) except structuredContent, and its content
  * becomes one text item; anything else is replaced by the parsed value.
@@ -84,7 +106,7 @@ static json_t *envelope_with_text(const json_t *root, json_t *value)
     if (!json_is_object(root) || !json_is_array(json_object_get(root, "content")))
         return json_incref(value);
     json_t *env = json_copy((json_t *)root); /* shallow: keys shared */
-    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = difc_json_dump_compact(value);
     json_t *item = json_object();
     json_t *content = json_array();
     bool ok = env && text && item && content &&
@@ -107,7 +129,7 @@ static json_t *envelope_with_text(const json_t *root, json_t *value)
 static bool rewrap(difc_collection_t *c)
 {
     json_t *content = json_object_get(c->root, "content");
-    char *text = json_dumps(c->unwrapped, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = difc_json_dump_compact(c->unwrapped);
     if (!text)
         return false;
     json_t *fresh = json_array();

@@ -74,6 +74,30 @@ static void test_accumulate_read_unions_secrecy_and_intersects_integrity(void **
     difc_agents_free(reg);
 }
 
+/* §5 case 46: a label_agent result with an invalid difc_mode applies no
+ * tags — parsing fails and yields nothing to union. */
+static void test_invalid_mode_applies_no_tags(void **state)
+{
+    (void)state;
+    difc_agents_t *reg = difc_agents_new();
+    difc_labels_t before = {0}, got;
+    labels_of(&before, TAGS("private:o/r"), TAGS("none:all"));
+    assert_true(difc_agents_add(reg, "s", &before, NULL));
+    const char *out = "{\"agent\":{\"secrecy\":[\"private:new\"],\"integrity\":[\"merged:all\"]},"
+                      "\"difc_mode\":\"invalid-mode\"}";
+    difc_agent_result_t r;
+    err_t err = {0};
+    assert_false(difc_agent_result_parse(out, strlen(out), &r, &err));
+    assert_starts_with(err.msg, "invalid difc_mode from label_agent");
+    assert_int_equal(r.labels.secrecy.len + r.labels.integrity.len, 0);
+    assert_true(difc_agents_add(reg, "s", &r.labels, NULL)); /* even if applied: nothing */
+    assert_true(difc_agents_snapshot(reg, "s", &got, NULL));
+    assert_true(difc_labels_equal(&got, &before));
+    difc_labels_free(&got);
+    difc_labels_free(&before);
+    difc_agents_free(reg);
+}
+
 static void test_reflect_shape_sorted(void **state)
 {
     (void)state;
@@ -110,6 +134,7 @@ int main(void)
         cmocka_unit_test(test_new_agent_starts_empty),
         cmocka_unit_test(test_add_unions_into_existing_labels),
         cmocka_unit_test(test_accumulate_read_unions_secrecy_and_intersects_integrity),
+        cmocka_unit_test(test_invalid_mode_applies_no_tags),
         cmocka_unit_test(test_reflect_shape_sorted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -363,6 +363,26 @@ static void test_filtered_record_fields(void **state)
     json_decref(r);
 }
 
+/* Re-serialised text keeps numbers readable and exact, and an inner text
+ * with integers beyond 64 bits is still unwrapped (not "not JSON"). */
+static void test_rewritten_text_keeps_numbers(void **state)
+{
+    fx_t *f = *state;
+    given(f, "{\"content\":[{\"type\":\"text\",\"text\":\"[{\\\"v\\\":0.1,\\\"w\\\":1.1,\\\"n\\\":7,"
+             "\\\"pi\\\":3.141592653589793},{\\\"v\\\":2}]\"}]}",
+          "{\"labeled_paths\":[{\"path\":\"/1\",\"labels\":{\"secrecy\":[\"s\"]}}],\"default_labels\":{}}");
+    run(f, DIFC_OP_READ, DIFC_MODE_FILTER);
+    assert_int_equal(f->o.n_filtered, 1);
+    assert_string_equal(content_text(f->o.result, 0), "[{\"v\":0.1,\"w\":1.1,\"n\":7,\"pi\":3.141592653589793}]");
+
+    given(f, "{\"content\":[{\"type\":\"text\",\"text\":\"[{\\\"id\\\":123456789012345678901234},{\\\"id\\\":2}]\"}]}",
+          "{\"labeled_paths\":[{\"path\":\"/0\",\"labels\":{\"secrecy\":[\"s\"]}}],\"default_labels\":{}}");
+    run(f, DIFC_OP_READ, DIFC_MODE_FILTER);
+    assert_int_equal(f->o.total, 2);
+    assert_int_equal(f->o.n_filtered, 1);
+    assert_string_equal(content_text(f->o.result, 0), "[{\"id\":2}]");
+}
+
 /* A write reaching Phase 5 (allowed at Phase 2) passes unchanged. */
 static void test_allowed_write_passes_unchanged(void **state)
 {
@@ -392,6 +412,7 @@ int main(void)
         T(test_unlabelled_item_is_denied),
         T(test_notice_forms_and_policy_names),
         T(test_filtered_record_fields),
+        T(test_rewritten_text_keeps_numbers),
         T(test_allowed_write_passes_unchanged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
