@@ -108,6 +108,7 @@ bool gw_backends_init(gw_server_t *s, err_t *err)
         mcp_backend_config_t *m = &b->mcfg;
         m->id = c->id;
         m->startup_timeout_ms = s->cfg->gateway.startup_timeout * 1000;
+        m->shutdown_grace_ms = 1000; /* per step: close stdin, SIGTERM, SIGKILL */
         m->client_name = "awmg";
         m->client_version = gw_version() + 1;
         m->hooks.on_rpc = hook_rpc;
@@ -399,17 +400,52 @@ mcp_backend_t *gw_backend_conn(gw_server_t *s, int bi, const char *gsid, err_t *
     return c;
 }
 
+static void *stop_one(void *arg)
+{
+    mcp_backend_stop(arg);
+    return NULL;
+}
+
+/* Stops every connection at once: each stop may wait out the close-stdin /
+ * SIGTERM grace periods, and shutdown should take the longest of them, not
+ * their sum. */
 void gw_backends_stop(gw_server_t *s)
 {
+    size_t n = 0, cap = 0;
+    mcp_backend_t **all = NULL;
     for (size_t i = 0; i < s->nbackends; i++) {
         gw_backend_t *b = &s->backends[i];
-        if (b->startup)
-            mcp_backend_stop(b->startup);
         pthread_mutex_lock(&b->lock);
+        size_t need = n + b->npool + 1;
+        if (need > cap) {
+            cap = need * 2;
+            mcp_backend_t **na = realloc(all, cap * sizeof *na);
+            if (!na) {
+                pthread_mutex_unlock(&b->lock);
+                break;
+            }
+            all = na;
+        }
+        if (b->startup)
+            all[n++] = b->startup;
         for (size_t j = 0; j < b->npool; j++)
-            mcp_backend_stop(b->pool[j].conn);
+            all[n++] = b->pool[j].conn;
         pthread_mutex_unlock(&b->lock);
     }
+    pthread_t *th = calloc(n ? n : 1, sizeof *th);
+    bool *ok = calloc(n ? n : 1, sizeof *ok);
+    for (size_t i = 0; i < n; i++) {
+        if (th && ok && pthread_create(&th[i], NULL, stop_one, all[i]) == 0)
+            ok[i] = true;
+        else
+            mcp_backend_stop(all[i]);
+    }
+    for (size_t i = 0; th && ok && i < n; i++)
+        if (ok[i])
+            pthread_join(th[i], NULL);
+    free(th);
+    free(ok);
+    free(all);
 }
 
 void gw_backends_free(gw_server_t *s)
