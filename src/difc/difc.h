@@ -371,7 +371,8 @@ void difc_filter_outcome_free(difc_filter_outcome_t *o);
 /* Phase 5: judges the backend result for `agent` doing `op` in `mode`.
  * `rl` NULL or NONE: the whole result is one item labelled with the Phase 1
  * `resource` (so a read denied at Phase 2 is filtered, never passed
- * through, departure 1). Otherwise the items resolved from `rl`.
+ * through, departure 1; a NULL `resource` is judged unlabelled, i.e.
+ * denied). Otherwise the items resolved from `rl`.
  * `tool_result` is borrowed and not modified. Errors: resolution errors
  * ("failed to apply path labels: " + difc_collection_resolve's) and OOM. */
 bool difc_filter_response(const difc_labels_t *agent, difc_op_t op,

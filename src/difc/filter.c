@@ -9,7 +9,10 @@
  *     Phase 2 is therefore filtered (filter mode: an empty result and a
  *     notice) or blocks the response (strict), never passed through
  *     (departure 1, §6.2). An allowed one passes unchanged.
- *   - An item without labels is denied (departure 2, §6.4).
+ *   - An item without labels is denied (departure 2, §6.4), and so is a
+ *     path-format item that neither a labelled path nor default labels
+ *     cover; a legacy items list whose elements were all dropped lets
+ *     nothing of the result through.
  *   - Denied items are removed in place: the backend's envelope, the MCP
  *     wrapper and isError are kept (departure 8, §6.3). Text that held the
  *     items is re-serialised; when anything was removed, content items that
@@ -161,7 +164,10 @@ static bool rewrap(difc_collection_t *c)
 /* The client's result after removing the denied items (`denied[i]`). */
 static json_t *build_result(difc_collection_t *c, const bool *denied, size_t n_denied)
 {
-    if (n_denied == 0)
+    /* A legacy items list whose elements were all dropped labels nothing
+     * of the result: none of it may pass (upstream gives [] too). */
+    bool nothing_labelled = c->from_items && c->n_items == 0;
+    if (n_denied == 0 && !nothing_labelled)
         return json_incref(c->root);
     json_t *empty = json_array();
     if (!empty)
@@ -264,9 +270,9 @@ bool difc_filter_response(const difc_labels_t *agent, difc_op_t op, difc_mode_t 
         c.whole = true;
         c.n_items = 1;
         c.items[0].data = json_incref(c.root);
-        c.items[0].has_labels = true;
+        c.items[0].has_labels = resource != NULL; /* none at all: denied */
         difc_resource_init(&c.items[0].labels);
-        if (!difc_resource_copy(&c.items[0].labels, resource)) {
+        if (resource && !difc_resource_copy(&c.items[0].labels, resource)) {
             difc_collection_free(&c);
             return err_set(err, "out of memory");
         }

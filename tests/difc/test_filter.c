@@ -383,6 +383,25 @@ static void test_rewritten_text_keeps_numbers(void **state)
     assert_string_equal(content_text(f->o.result, 0), "[{\"id\":2}]");
 }
 
+/* Legacy items whose elements are all dropped label nothing: nothing of
+ * the result passes. No resource at all: the result is denied. */
+static void test_nothing_labelled_passes_nothing(void **state)
+{
+    fx_t *f = *state;
+    given(f, ISSUES_RESULT, "{\"items\":[1,\"x\"]}");
+    assert_int_equal(f->rl.kind, DIFC_RESPONSE_ITEMS);
+    run(f, DIFC_OP_READ, DIFC_MODE_FILTER);
+    assert_int_equal(f->o.total, 0);
+    assert_string_equal(content_text(f->o.result, 0), "[]");
+
+    given(f, ISSUES_RESULT, NULL);
+    err_t err = {0};
+    difc_filter_outcome_free(&f->o);
+    assert_true(difc_filter_response(&f->agent, DIFC_OP_READ, DIFC_MODE_FILTER, NULL, NULL, f->result, &f->o, &err));
+    assert_int_equal(f->o.n_filtered, 1);
+    assert_string_equal(content_text(f->o.result, 0), "[]");
+}
+
 /* A write reaching Phase 5 (allowed at Phase 2) passes unchanged. */
 static void test_allowed_write_passes_unchanged(void **state)
 {
@@ -413,6 +432,7 @@ int main(void)
         T(test_notice_forms_and_policy_names),
         T(test_filtered_record_fields),
         T(test_rewritten_text_keeps_numbers),
+        T(test_nothing_labelled_passes_nothing),
         T(test_allowed_write_passes_unchanged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
