@@ -476,6 +476,11 @@ static void test_custom_schemas_rules(void **state)
                "reserved", NULL);
     load_fails("{\"mcpServers\":{\"m\":{\"type\":\"mytype\"}}" GW "}", "unsupported server type 'mytype'",
                "not registered in customSchemas", NULL);
+    load_fails("{\"mcpServers\":{\"m\":{\"container\":\"a\"}}" GW ",\"customSchemas\":{\"t\":\"http://x\"}}",
+               "customSchemas.t", "https", NULL);
+    /* Flowgate does not fetch remote schemas: fail closed, not unchecked */
+    load_fails("{\"mcpServers\":{\"m\":{\"type\":\"t\"}}" GW ",\"customSchemas\":{\"t\":\"https://x/s.json\"}}",
+               "custom server type 't'", "not supported", NULL);
     gw_config_t *cfg = load_ok("{\"mcpServers\":{\"m\":{\"type\":\"mytype\",\"container\":\"img\"}}" GW
                                ",\"customSchemas\":{\"mytype\":\"\"}}");
     assert_string_equal(cfg->servers[0].type, "mytype");
