@@ -15,37 +15,16 @@
 
 #include <cmocka.h>
 
-#include "guard_rt.h"
+#include "guard_call.h"
 
-typedef int32_t (*export_fn)(const char *, int32_t, char *, int32_t);
+typedef guard_export_fn export_fn;
 
 #define OUT_SIZE (1 << 20)
 
-/* Calls an export as the host would; returns its code, output in *out
- * (malloc'd copy, NUL-terminated) when the code is >= 0. */
 static int32_t call_export(export_fn fn, const char *input, int32_t out_size, char **out)
 {
-    int32_t in_len = (int32_t)strlen(input);
-    char *in = guard_alloc(in_len);
-    char *buf = guard_alloc(out_size);
-    assert_non_null(in);
-    assert_non_null(buf);
-    memcpy(in, input, (size_t)in_len);
-    int32_t rc = fn(in, in_len, buf, out_size);
-    if (out) {
-        *out = NULL;
-        if (rc >= 0) {
-            assert_true(rc <= out_size);
-            *out = malloc((size_t)rc + 1);
-            memcpy(*out, buf, (size_t)rc);
-            (*out)[rc] = '\0';
-        } else if (rc == -2 && out_size >= 4) {
-            *out = malloc(4);
-            memcpy(*out, buf, 4);
-        }
-    }
-    guard_dealloc(buf, out_size);
-    guard_dealloc(in, in_len);
+    int32_t rc = guard_call(fn, input, out_size, out);
+    assert_true(rc <= out_size);
     return rc;
 }
 

@@ -18,29 +18,18 @@
 #include <cmocka.h>
 
 #include "difc/difc.h"
-#include "guard_rt.h"
+#include "guard_call.h"
 
 #define OUT_SIZE (1 << 20)
 
-typedef int32_t (*export_fn)(const char *, int32_t, char *, int32_t);
-
-/* Runs an export the way the host does; returns the output (malloc'd) and
- * its length in *len (0: empty output). Fails the test on a negative code. */
-static char *run_export(export_fn fn, const char *input, size_t *len)
+/* Runs an export; returns the output (malloc'd) and its length in *len (0:
+ * empty output). Fails the test on a negative code. */
+static char *run_export(guard_export_fn fn, const char *input, size_t *len)
 {
-    int32_t in_len = (int32_t)strlen(input);
-    char *in = guard_alloc(in_len), *buf = guard_alloc(OUT_SIZE);
-    assert_non_null(in);
-    assert_non_null(buf);
-    memcpy(in, input, (size_t)in_len);
-    int32_t rc = fn(in, in_len, buf, OUT_SIZE);
+    char *out;
+    int32_t rc = guard_call(fn, input, OUT_SIZE, &out);
     if (rc < 0)
         fail_msg("guard export returned %d", rc);
-    char *out = malloc((size_t)rc + 1);
-    memcpy(out, buf, (size_t)rc);
-    out[rc] = '\0';
-    guard_dealloc(buf, OUT_SIZE);
-    guard_dealloc(in, in_len);
     *len = (size_t)rc;
     return out;
 }
