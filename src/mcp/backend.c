@@ -92,7 +92,7 @@ void mcp__route_notification(mcp_backend_t *b, mcp_call_t *c, bool any_on_stream
             /* Hand the caller its own token back, not our wire token. */
             json_t *copy = json_deep_copy(msg);
             json_t *cp = json_object_get(copy, "params");
-            if (copy && cp && json_object_set(cp, "progressToken", c->orig_token) == 0)
+            if (copy && cp && json_object_set_new(cp, "progressToken", json_deep_copy(c->orig_token)) == 0)
                 c->on_notification(c->notify_ud, copy);
             json_decref(copy);
             return;

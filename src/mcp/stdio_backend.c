@@ -201,7 +201,10 @@ static void handle_message(mcp_backend_t *b, mcp_msg_t *m)
         }
         pthread_mutex_lock(&s->mu);
         if (!sl->done) {
-            sl->response = json_incref(m->root);
+            /* Hand our reference over instead of sharing one: jansson's
+             * refcount check is not safe for two threads on one value. */
+            sl->response = m->root;
+            m->root = NULL;
             sl->done = true;
         }
         sl->pins--;
@@ -245,8 +248,13 @@ static bool on_stdout_line(void *ud, char *line, size_t len)
         handle_message(b, &m);
     } else if (st == MCP_PARSE_BATCH) {
         for (size_t i = 0; i < json_array_size(m.root); i++) {
+            /* A private copy, so that handing it to a caller shares nothing
+             * with the batch array this thread still owns. */
+            json_t *el = json_deep_copy(json_array_get(m.root, i));
             mcp_msg_t one;
-            if (mcp_jsonrpc_classify(json_array_get(m.root, i), &one, &e) == MCP_PARSE_OK)
+            mcp_parse_status_t one_st = mcp_jsonrpc_classify(el, &one, &e);
+            json_decref(el); /* one.root is now the only reference */
+            if (one_st == MCP_PARSE_OK)
                 handle_message(b, &one);
             mcp_msg_free(&one);
         }
