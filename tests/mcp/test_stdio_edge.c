@@ -256,10 +256,15 @@ static void test_backend_killed_mid_call_fails_callers_and_restarts_on_next_use(
     assert_true(mcp_backend_start(b, NULL));
     pid_t pid = mcp_backend_pid(b);
     assert_true(pid > 0);
+    int sent0 = th_rec_get(&rec, &rec.rpc_out);
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
         pthread_create(&th[i], NULL, crash_worker, b);
-    usleep(300000);
+    /* Kill only once both requests are on the wire (slow CI machines). */
+    int64_t until = mcp_now_ms() + 10000;
+    while (th_rec_get(&rec, &rec.rpc_out) < sent0 + 2 && mcp_now_ms() < until)
+        usleep(10000);
+    usleep(100000);
     assert_int_equal(kill(pid, SIGKILL), 0);
     for (int i = 0; i < 2; i++) {
         char *msg;
