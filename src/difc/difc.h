@@ -219,7 +219,8 @@ bool difc_should_accumulate(difc_op_t op, difc_mode_t mode);
 
 /* The process-wide registry agent id -> labels. Every function is safe to
  * call from any thread concurrently; each one is atomic with respect to the
- * others. New agents start with empty labels. */
+ * others. New agents start with empty labels. Agent ids are non-NULL
+ * strings (the gateway uses "default" when a request names none). */
 typedef struct difc_agents difc_agents_t;
 
 difc_agents_t *difc_agents_new(void);                 /* NULL on OOM */
