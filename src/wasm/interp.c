@@ -88,7 +88,14 @@ typedef struct run {
     slot_t *fp;              /* args in / results out */
 } run_t;
 
-static wasm_status_t run(run_t *R);
+/* GCC would turn INIT_FRAME's short loops into memset/memcpy calls, which
+ * spill the registers the interpreter loop lives in. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_LOOP_PATTERNS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NO_LOOP_PATTERNS
+#endif
+static wasm_status_t run(run_t *R) NO_LOOP_PATTERNS;
 
 static void init_handlers(void) { run(NULL); }
 
@@ -224,13 +231,20 @@ wasm_status_t wasm_interp_call(wasm_instance_t *inst, const wasm_func_t *fn, slo
 
 /* ---- the loop ---- */
 
+/* Immediate fields of the cell after the handler, read as separate loads
+ * (cheaper than shifting one 64-bit word). The code is never written while
+ * running, so the may_alias views are safe. */
+typedef uint16_t __attribute__((may_alias)) u16a_t;
+typedef uint32_t __attribute__((may_alias)) u32a_t;
+typedef int32_t __attribute__((may_alias)) i32a_t;
 #define W (pc[1].u)
-#define F0 ((uint32_t)(W & 0xffff))
-#define F1 ((uint32_t)((W >> 16) & 0xffff))
-#define F2 ((uint32_t)((W >> 32) & 0xffff))
-#define F3 ((uint32_t)(W >> 48))
-#define HI ((uint32_t)(W >> 32))
-#define HIS ((int32_t)(W >> 32))
+#define F0 ((uint32_t)((const u16a_t *)(pc + 1))[0])
+#define F1 ((uint32_t)((const u16a_t *)(pc + 1))[1])
+#define F2 ((uint32_t)((const u16a_t *)(pc + 1))[2])
+#define F3 ((uint32_t)((const u16a_t *)(pc + 1))[3])
+#define HI (((const u32a_t *)(pc + 1))[1])
+#define HIS (((const i32a_t *)(pc + 1))[1])
+#define IMM16 ((int32_t)(int16_t)((const u16a_t *)(pc + 1))[1])
 
 #define NEXT() goto *pc->h
 #define SKIP(n) do { pc += (n); NEXT(); } while (0)
@@ -239,47 +253,47 @@ wasm_status_t wasm_interp_call(wasm_instance_t *inst, const wasm_func_t *fn, slo
         if (UNLIKELY(atomic_load_explicit(intr, memory_order_relaxed) != 0)) goto interrupted; \
         if (UNLIKELY(--fuel < 0)) goto interrupted; \
     } while (0)
+/* Zeroes the declared locals and copies the constants in: short loops,
+ * most functions have a handful of each. */
+#define INIT_FRAME() do { \
+        for (uint32_t i_ = cur->nparams; i_ < cur->nlocals; i_++) fp[i_].u64 = 0; \
+        const uint64_t *k_ = cur->consts; slot_t *d_ = fp + cur->nlocals; \
+        for (uint32_t i_ = 0; i_ < cur->nconsts; i_++) d_[i_].u64 = k_[i_]; \
+    } while (0)
 #define RELOAD_MEM() do { mem = inst->mem->data; memsize = inst->mem->size; } while (0)
 
 #define BINOP(name, T, expr) L_##name: { \
-        uint64_t w_ = W; uint32_t d_ = w_ & 0xffff, a_ = (w_ >> 16) & 0xffff, b_ = (w_ >> 32) & 0xffff; \
-        T x = fp[a_].T; T y = fp[b_].T; (void)x; (void)y; \
-        fp[d_].T = (expr); SKIP(2); }
+        T x = fp[F1].T; T y = fp[F2].T; (void)x; (void)y; \
+        fp[F0].T = (expr); SKIP(2); }
 #define CMPOP(name, T, expr) L_##name: { \
-        uint64_t w_ = W; uint32_t d_ = w_ & 0xffff, a_ = (w_ >> 16) & 0xffff, b_ = (w_ >> 32) & 0xffff; \
-        T x = fp[a_].T; T y = fp[b_].T; \
-        fp[d_].u64 = (expr); SKIP(2); }
+        T x = fp[F1].T; T y = fp[F2].T; \
+        fp[F0].u64 = (expr); SKIP(2); }
 #define UNOP(name, TI, TO, expr) L_##name: { \
-        uint64_t w_ = W; uint32_t d_ = w_ & 0xffff, a_ = (w_ >> 16) & 0xffff; \
-        TI x = fp[a_].TI; fp[d_].TO = (expr); SKIP(2); }
+        TI x = fp[F1].TI; fp[F0].TO = (expr); SKIP(2); }
 #define LOAD(name, CT, TO, n) L_##name: { \
-        uint64_t w_ = W; uint32_t d_ = w_ & 0xffff, a_ = (w_ >> 16) & 0xffff; \
-        uint64_t ea = (uint64_t)fp[a_].u32 + (w_ >> 32); \
+        uint64_t ea = (uint64_t)fp[F1].u32 + HI; \
         if (UNLIKELY(ea + (n) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
-        CT v_; memcpy(&v_, mem + ea, n); fp[d_].TO = v_; SKIP(2); }
+        CT v_; memcpy(&v_, mem + ea, n); fp[F0].TO = v_; SKIP(2); }
 #define STORE(name, CT, TI, n) L_##name: { \
-        uint64_t w_ = W; uint32_t a_ = w_ & 0xffff, v_ = (w_ >> 16) & 0xffff; \
-        uint64_t ea = (uint64_t)fp[a_].u32 + (w_ >> 32); \
+        uint64_t ea = (uint64_t)fp[F0].u32 + HI; \
         if (UNLIKELY(ea + (n) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
-        CT x_ = (CT)fp[v_].TI; memcpy(mem + ea, &x_, n); SKIP(2); }
+        CT x_ = (CT)fp[F1].TI; memcpy(mem + ea, &x_, n); SKIP(2); }
 #define BRCMP(name, T, expr) L_##name: { \
-        uint64_t w_ = W; T x = fp[w_ & 0xffff].T; T y = fp[(w_ >> 16) & 0xffff].T; (void)y; \
-        if (expr) { int32_t rel_ = (int32_t)(w_ >> 32); pc += rel_; if (rel_ < 0) CHECK_INTR(); NEXT(); } \
+        T x = fp[F0].T; T y = fp[F1].T; (void)y; \
+        if (expr) { int32_t rel_ = HIS; pc += rel_; if (rel_ < 0) CHECK_INTR(); NEXT(); } \
         SKIP(2); }
 #define BRCMPI(name, T, expr) L_##name: { \
-        uint64_t w_ = W; T x = fp[w_ & 0xffff].T; T y = (T)(int32_t)(int16_t)(w_ >> 16); \
-        if (expr) { int32_t rel_ = (int32_t)(w_ >> 32); pc += rel_; if (rel_ < 0) CHECK_INTR(); NEXT(); } \
+        T x = fp[F0].T; T y = (T)IMM16; \
+        if (expr) { int32_t rel_ = HIS; pc += rel_; if (rel_ < 0) CHECK_INTR(); NEXT(); } \
         SKIP(2); }
 #define LOADW(name, CT, TO, n) L_##name: { \
-        uint64_t w_ = W; uint32_t d_ = w_ & 0xffff, a_ = (w_ >> 16) & 0xffff; \
-        uint64_t ea = (uint32_t)(fp[a_].u32 + (uint32_t)(w_ >> 32)); \
+        uint64_t ea = (uint32_t)(fp[F1].u32 + HI); \
         if (UNLIKELY(ea + (n) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
-        CT v_; memcpy(&v_, mem + ea, n); fp[d_].TO = v_; SKIP(2); }
+        CT v_; memcpy(&v_, mem + ea, n); fp[F0].TO = v_; SKIP(2); }
 #define STOREW(name, CT, TI, n) L_##name: { \
-        uint64_t w_ = W; uint32_t a_ = w_ & 0xffff, v_ = (w_ >> 16) & 0xffff; \
-        uint64_t ea = (uint32_t)(fp[a_].u32 + (uint32_t)(w_ >> 32)); \
+        uint64_t ea = (uint32_t)(fp[F0].u32 + HI); \
         if (UNLIKELY(ea + (n) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
-        CT x_ = (CT)fp[v_].TI; memcpy(mem + ea, &x_, n); SKIP(2); }
+        CT x_ = (CT)fp[F1].TI; memcpy(mem + ea, &x_, n); SKIP(2); }
 #define TRUNC(name, TI, TO, CT, lo_ok, hi_ok) L_##name: { \
         TI x = fp[F1].TI; \
         if (UNLIKELY(isnan(x))) TRAP(WASM_TRAP_INVALID_CONVERSION); \
@@ -302,11 +316,11 @@ static wasm_status_t run(run_t *R) {
     }
     wasm_instance_t *const owner = R->inst;
     wexec_t *const ex = &owner->exec;
-    wframe_t *const frames = ex->frames;
-    const uint32_t maxdepth = ex->nframes;
-    slot_t *const stack_end = ex->stack + ex->nslots;
     const uint32_t base_depth = ex->depth;
-    uint32_t depth = base_depth;
+    wframe_t *const fr_base = ex->frames + base_depth;
+    wframe_t *const fr_limit = ex->frames + ex->nframes;
+    wframe_t *fr = fr_base; /* next free frame record */
+    slot_t *const stack_end = ex->stack + ex->nslots;
     atomic_int *const intr = R->intr;
     int64_t fuel = R->fuel;
     wasm_trap_t *const trap = R->trap;
@@ -324,8 +338,7 @@ static wasm_status_t run(run_t *R) {
     /* entry frame */
     if (UNLIKELY(fp + cur->frame > stack_end))
         TRAP(WASM_TRAP_STACK_EXHAUSTED);
-    memset(fp + cur->nparams, 0, (cur->nlocals - cur->nparams) * sizeof(slot_t));
-    memcpy(fp + cur->nlocals, cur->consts, cur->nconsts * sizeof(slot_t));
+    INIT_FRAME();
     CHECK_INTR();
     pc = cur->code;
     NEXT();
@@ -342,17 +355,16 @@ L_CALL:
     retpc = pc + 3;
 do_call: {
         slot_t *nfp = fp + argslot;
-        if (UNLIKELY(depth >= maxdepth || nfp + callee->frame > stack_end))
+        if (UNLIKELY(fr == fr_limit || nfp + callee->frame > stack_end))
             TRAP(WASM_TRAP_STACK_EXHAUSTED);
-        wframe_t *fr = &frames[depth++];
         fr->ret_pc = retpc;
         fr->fp = fp;
         fr->fn = cur;
         fr->inst = inst;
+        fr++;
         fp = nfp;
         cur = callee;
-        memset(fp + cur->nparams, 0, (cur->nlocals - cur->nparams) * sizeof(slot_t));
-        memcpy(fp + cur->nlocals, cur->consts, cur->nconsts * sizeof(slot_t));
+        INIT_FRAME();
         CHECK_INTR();
         pc = cur->code;
         NEXT();
@@ -367,20 +379,19 @@ do_call_func:
         if (callee_f->inst != inst) {
             /* cross-instance call: the frame records our instance */
             slot_t *nfp = fp + argslot;
-            if (UNLIKELY(depth >= maxdepth || nfp + callee->frame > stack_end))
+            if (UNLIKELY(fr == fr_limit || nfp + callee->frame > stack_end))
                 TRAP(WASM_TRAP_STACK_EXHAUSTED);
-            wframe_t *fr = &frames[depth++];
             fr->ret_pc = retpc;
             fr->fp = fp;
             fr->fn = cur;
             fr->inst = inst;
+            fr++;
             fp = nfp;
             cur = callee;
             inst = callee_f->inst;
             globals = inst->globals;
             RELOAD_MEM();
-            memset(fp + cur->nparams, 0, (cur->nlocals - cur->nparams) * sizeof(slot_t));
-            memcpy(fp + cur->nlocals, cur->consts, cur->nconsts * sizeof(slot_t));
+            INIT_FRAME();
             CHECK_INTR();
             pc = cur->code;
             NEXT();
@@ -389,7 +400,7 @@ do_call_func:
     }
     {
         ex->top = fp + cur->frame;
-        ex->depth = depth;
+        ex->depth = (uint32_t)(fr - ex->frames);
         if (UNLIKELY(!call_host(inst, callee_f, fp + argslot, trap))) {
             set_func_name(trap, cur);
             ex->depth = base_depth;
@@ -429,10 +440,10 @@ L_RETURN: {
         memmove(fp, fp + src, n * sizeof(slot_t));
     }
 do_return:
-    if (UNLIKELY(depth == base_depth))
+    if (UNLIKELY(fr == fr_base))
         goto done;
     {
-        wframe_t *fr = &frames[--depth];
+        fr--;
         pc = fr->ret_pc;
         fp = fr->fp;
         cur = fr->fn;
