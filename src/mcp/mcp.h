@@ -21,7 +21,9 @@
  *
  * JSON ownership (jansson): a `const json_t *` argument is borrowed and never
  * kept; a `json_t **` out-parameter receives a NEW reference the caller must
- * json_decref. Strings returned by the _format and _serialize functions are malloc'd, caller
+ * json_decref. Values handed to hooks and callbacks are borrowed for the call
+ * only: to keep one, json_deep_copy it (jansson's reference counting is not
+ * safe for one value used from two threads, and hooks run on reader threads). Strings returned by the _format and _serialize functions are malloc'd, caller
  * frees.
  *
  * Time: deadlines are absolute milliseconds on mcp_now_ms()'s monotonic clock;
