@@ -307,8 +307,17 @@ bool mcp__handshake(mcp_backend_t *b, int64_t deadline_ms, err_t *err)
     pthread_mutex_unlock(&b->mu);
 
     json_t *note = mcp_jsonrpc_notification("notifications/initialized", NULL);
-    bool ok = note && b->ops->notify(b, note, deadline_ms, err);
+    if (!note)
+        return err_set(err, "out of memory");
+    bool ok = b->ops->notify(b, note, deadline_ms, err);
     json_decref(note);
+    if (!ok && b->kind == MCP_BACKEND_HTTP) {
+        /* Plain JSON-RPC-over-POST servers (spec: gateway §3.3 step 3) never
+         * expect this notification and may reject it; their requests still
+         * work, so a rejection is worth a warning, not a failed start. */
+        mcp__log(b, MCP_LOG_WARN, "notifications/initialized was rejected: %s", err ? err->msg : "");
+        ok = true;
+    }
     if (!ok)
         return err_prefix(err, "backend '%s': sending notifications/initialized", b->id);
     json_t *info = json_object_get(result, "serverInfo");

@@ -228,6 +228,19 @@ static void test_unreachable_server_fails_the_start_clearly(void **state)
     mcp_backend_free(b);
 }
 
+static void test_rejected_initialized_notification_only_warns(void **state)
+{
+    (void)state;
+    char u[80];
+    snprintf(u, sizeof u, "%s?plain=1", url);
+    mcp_backend_t *b = backend(u, false);
+    json_t *w = whoami(b);
+    assert_non_null(json_object_get(w, "session"));
+    json_decref(w);
+    assert_true(th_rec_contains(&rec, "log", "notifications/initialized was rejected"));
+    mcp_backend_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_http_500_gives_a_clear_error),
         cmocka_unit_test(test_http_deadline_and_cancel_end_the_call),
         cmocka_unit_test(test_unreachable_server_fails_the_start_clearly),
+        cmocka_unit_test(test_rejected_initialized_notification_only_warns),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
