@@ -204,9 +204,12 @@ bool mcp_sse_parser_feed(mcp_sse_parser_t *p, const char *data, size_t len, err_
                 continue;
             }
         }
-        size_t i = 0;
-        while (i < len && data[i] != '\n' && data[i] != '\r')
-            i++;
+        /* The first CR or LF: two memchr scans beat a byte loop on long
+         * data lines, which is what JSON-RPC events are. */
+        const char *nl = memchr(data, '\n', len);
+        size_t lim = nl ? (size_t)(nl - data) : len;
+        const char *crp = memchr(data, '\r', lim);
+        size_t i = crp ? (size_t)(crp - data) : lim;
         if (p->line.len + i > p->max_event)
             return err_set(err, "SSE line longer than %zu bytes", p->max_event);
         if (i == len) {
