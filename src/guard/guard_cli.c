@@ -393,10 +393,14 @@ int guard_cli_main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
-    /* Options may come anywhere after the command. */
-    optind = 2;
+    /* Options may come anywhere after the command: scan argv from the
+     * command on (it stands in for the program name), with getopt's state
+     * fully reset (optind 0) since this may run more than once. */
+    int ac = argc - 1;
+    char **av = argv + 1;
+    optind = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(ac, av, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
             o.policy = optarg;
@@ -427,15 +431,15 @@ int guard_cli_main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind >= argc) {
+    if (optind >= ac) {
         fputs(usage, stderr);
         return 2;
     }
-    const char *path = argv[optind];
+    const char *path = av[optind];
     if (strcmp(cmd, "info") == 0)
-        return optind + 1 == argc ? cmd_info(path, &o) : (fputs(usage, stderr), 2);
+        return optind + 1 == ac ? cmd_info(path, &o) : (fputs(usage, stderr), 2);
     if (strcmp(cmd, "label-agent") == 0 || strcmp(cmd, "label-resource") == 0 || strcmp(cmd, "label-response") == 0)
-        return cmd_label(cmd, path, argc - optind - 1, argv + optind + 1, &o);
+        return cmd_label(cmd, path, ac - optind - 1, av + optind + 1, &o);
     fprintf(stderr, "flowgate guard: unknown command %s\n", cmd);
     fputs(usage, stderr);
     return 2;
