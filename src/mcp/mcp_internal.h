@@ -118,7 +118,7 @@ bool mcp__spawn(const char *command, char *const *args, char *const *env, const 
 /* Waits up to ms for the process to exit, without reaping it. */
 bool mcp__wait_exit(pid_t pid, int ms);
 /* Reaps pid (blocking) and describes how it ended into buf ("exited with
- * status 1", "killed by signal 9 (Killed)"). */
+ * status 1", "exited (killed by signal 9: Killed)"). */
 void mcp__reap(pid_t pid, char *buf, size_t size);
 /* Describes an exit seen with waitid(WNOWAIT) within ms; false if still running. */
 bool mcp__peek_exit(pid_t pid, int ms, char *buf, size_t size);

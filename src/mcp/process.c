@@ -98,7 +98,7 @@ static void describe(const siginfo_t *si, char *buf, size_t size)
     if (si->si_code == CLD_EXITED)
         snprintf(buf, size, "exited with status %d", si->si_status);
     else
-        snprintf(buf, size, "was killed by signal %d (%s)", si->si_status, strsignal(si->si_status));
+        snprintf(buf, size, "exited (killed by signal %d: %s)", si->si_status, strsignal(si->si_status));
 }
 
 bool mcp__peek_exit(pid_t pid, int ms, char *buf, size_t size)

@@ -270,7 +270,7 @@ static void test_backend_killed_mid_call_fails_callers_and_restarts_on_next_use(
         char *msg;
         pthread_join(th[i], (void **)&msg);
         char want[64];
-        snprintf(want, sizeof want, "%d|backend 'fake' was killed by signal 9", MCP_CALL_FAILED);
+        snprintf(want, sizeof want, "%d|backend 'fake' exited (killed by signal 9", MCP_CALL_FAILED);
         if (strncmp(msg, want, strlen(want)) != 0)
             fail_msg("got %s", msg);
         free(msg);
