@@ -310,8 +310,9 @@ int fg_gateway_stop(fg_gateway_t *g)
     if (st < 0)
         st = fg_proc_stop(&g->proc, 1000);
     if (g->proc.out_fd >= 0) {
-        free(g->extra_stdout);
-        g->extra_stdout = read_until(g->proc.out_fd, 1000, NULL);
+        char *rest = read_until(g->proc.out_fd, 1000, NULL);
+        snprintf(g->extra_stdout, sizeof g->extra_stdout, "%s", rest);
+        free(rest);
         close(g->proc.out_fd);
         g->proc.out_fd = -1;
     }

@@ -40,7 +40,7 @@ typedef struct fg_gateway {
     char log_dir[256];
     char payload_dir[256];
     json_t *doc;            /* the stdout document */
-    char *extra_stdout;     /* anything printed after the document */
+    char extra_stdout[4096]; /* anything printed after the document */
 } fg_gateway_t;
 
 /* Starts flowgate with `config` on stdin (NULL: use args only) and extra

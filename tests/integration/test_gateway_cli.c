@@ -166,7 +166,6 @@ static void test_stdout_is_only_the_config_document(void **state)
         assert_int_equal(fg_gateway_stop(&g), 0);
         /* After the document, stdout stayed silent through shutdown. */
         assert_string_equal(g.extra_stdout, "");
-        free(g.extra_stdout);
     }
 }
 
