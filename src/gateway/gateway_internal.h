@@ -91,7 +91,7 @@ typedef struct gw_session {
     int route;             /* routed: backend index; unified: -1 */
     char proto[24];
     bool initialized;
-    bool closed;
+    atomic_bool closed;    /* read without the lock by stream readers */
     bool transient;        /* auto-init session: never stored */
     int refs;
     int inflight;

@@ -163,6 +163,34 @@ static void test_stdout_is_only_the_config_document(void **state)
         assert_null(json_object_get(e, "tools"));
         json_t *s2 = json_object_get(json_object_get(g.doc, "mcpServers"), "second");
         assert_int_equal(json_array_size(json_object_get(s2, "tools")), 2);
+        if (m == 0) {
+            /* Backends that failed to start: 200, "unhealthy", status error. */
+            char hurl[160];
+            snprintf(hurl, sizeof hurl, "%s/health", g.url_base);
+            fg_resp_t r;
+            assert_true(fg_http("GET", hurl, NULL, NULL, &r));
+            assert_int_equal(r.status, 200);
+            json_t *h = json_loads(r.body, 0, NULL);
+            assert_string_equal(json_string_value(json_object_get(h, "status")), "unhealthy");
+            json_t *es = json_object_get(json_object_get(h, "servers"), "echoserver");
+            assert_string_equal(json_string_value(json_object_get(es, "status")), "error");
+            assert_int_equal(json_integer_value(json_object_get(es, "uptime")), 0);
+            json_decref(h);
+            fg_resp_free(&r);
+            /* Its route still exists; calling its (absent) tools fails. */
+            char murl[160], ah[300];
+            snprintf(murl, sizeof murl, "%s/mcp/echoserver", g.url_base);
+            snprintf(ah, sizeof ah, "Authorization: %s", g.auth);
+            const char *hd[] = {ah, "Content-Type: application/json", "Accept: application/json, text/event-stream", NULL};
+            assert_true(fg_http("POST", murl, hd,
+                                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}",
+                                &r));
+            assert_int_equal(r.status, 200);
+            json_t *v = fg_sse_first(r.body);
+            assert_null(json_object_get(json_object_get(json_object_get(v, "result"), "capabilities"), "tools"));
+            json_decref(v);
+            fg_resp_free(&r);
+        }
         assert_int_equal(fg_gateway_stop(&g), 0);
         /* After the document, stdout stayed silent through shutdown. */
         assert_string_equal(g.extra_stdout, "");
