@@ -216,6 +216,27 @@ static void test_generated_agent_id_is_64_hex(void **state)
     free(d);
 }
 
+static void test_env_file_feeds_config_expansion(void **state)
+{
+    (void)state;
+    char *d = fg_tempdir("envfile");
+    char path[256];
+    snprintf(path, sizeof path, "%s/.env", d);
+    write_file(path, "# comment\n\n  FG_ENV_FILE_AGENT = agent-$FG_ENV_FILE_SUFFIX \nFG_ENV_FILE_SUFFIX2=x\n");
+    setenv("FG_ENV_FILE_SUFFIX", "from-env", 1);
+    unsetenv("FG_ENV_FILE_AGENT");
+    const char *cfg = "{\"mcpServers\":{\"x\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:9/mcp\",\"connectTimeout\":1}},"
+                      "\"gateway\":{\"port\":1,\"domain\":\"localhost\",\"agentId\":\"${FG_ENV_FILE_AGENT}\"}}";
+    const char *extra[] = {"--env", path, NULL};
+    fg_gateway_t g;
+    assert_true(fg_gateway_start(&g, cfg, extra, 30000));
+    assert_string_equal(g.auth, "agent-from-env");
+    assert_int_equal(fg_gateway_stop(&g), 0);
+    const char *bad[] = {"--config-stdin", "--env", "/nonexistent/.env", NULL};
+    expect_fail(bad, cfg, "failed to load .env file");
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_listen_failure_is_reported),
         cmocka_unit_test(test_stdout_is_only_the_config_document),
         cmocka_unit_test(test_generated_agent_id_is_64_hex),
+        cmocka_unit_test(test_env_file_feeds_config_expansion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
