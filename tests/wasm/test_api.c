@@ -846,6 +846,170 @@ static void test_bad_call_is_reported_not_executed(void **state)
     close_fixture(&fx);
 }
 
+/* ---- Linking and concurrency -------------------------------------------- */
+
+static void test_registered_instance_exports_are_importable(void **state)
+{
+    (void)state;
+    fixture_t a, b;
+    open_fixture(&a, "memory.wasm", NULL, NULL);
+    wasm_linker_t *l = wasm_linker_new();
+    err_t err = {{0}};
+    assert_true(wasm_linker_define_instance(l, "mem", a.inst, &err));
+    open_fixture(&b, "importer.wasm", l, NULL);
+    /* b stores through a's function into a's memory, which b imported. */
+    wasm_val_t args[2] = {i32(200), i32(77)};
+    assert_int_equal(call_i32(&b, "poke", args, 2, NULL, NULL, NULL), WASM_OK);
+    int32_t r = 0;
+    assert_int_equal(call_i32(&b, "peek", args, 1, &r, NULL, NULL), WASM_OK);
+    assert_int_equal(r, 77);
+    assert_int_equal(call_i32(&a, "load8", args, 1, &r, NULL, NULL), WASM_OK);
+    assert_int_equal(r, 77);
+    uint8_t c = 0;
+    assert_true(wasm_memory_read(a.inst, 200, &c, 1));
+    assert_int_equal(c, 77);
+    close_fixture(&b); /* the importer first: a must outlive it */
+    close_fixture(&a);
+}
+
+static bool host_store8(wasm_instance_t *caller, void *env, const wasm_val_t *args, wasm_val_t *results,
+                        wasm_trap_t *trap)
+{
+    (void)env, (void)results;
+    uint8_t v = (uint8_t)args[1].of.i32;
+    if (!wasm_memory_write(caller, (uint32_t)args[0].of.i32, &v, 1)) {
+        trap->kind = WASM_TRAP_HOST;
+        snprintf(trap->message, sizeof trap->message, "store8 out of range");
+        return false;
+    }
+    return true;
+}
+
+static void test_linker_defined_memory_is_importable(void **state)
+{
+    (void)state;
+    wasm_linker_t *l = wasm_linker_new();
+    err_t err = {{0}};
+    wasm_functype_t st = {ii, 2, NULL, 0};
+    assert_true(wasm_linker_define_memory(l, "mem", "memory", 1, 2, &err));
+    assert_true(wasm_linker_define_func(l, "mem", "store8", &st, host_store8, NULL, &err));
+    fixture_t fx;
+    open_fixture(&fx, "importer.wasm", l, NULL);
+    assert_int_equal(wasm_memory_pages(fx.inst), 1);
+    wasm_val_t args[2] = {i32(65535), i32(9)};
+    assert_int_equal(call_i32(&fx, "poke", args, 2, NULL, NULL, NULL), WASM_OK);
+    int32_t r = 0;
+    assert_int_equal(call_i32(&fx, "peek", args, 1, &r, NULL, NULL), WASM_OK);
+    assert_int_equal(r, 9);
+    /* The host trap from inside an imported call surfaces as WASM_TRAP_HOST. */
+    wasm_trap_t trap;
+    memset(&trap, 0, sizeof trap);
+    args[0] = i32(65536);
+    assert_int_equal(call_i32(&fx, "poke", args, 2, NULL, NULL, &trap), WASM_TRAPPED);
+    assert_int_equal(trap.kind, WASM_TRAP_HOST);
+    close_fixture(&fx);
+}
+
+static void test_memory_import_too_small_is_unlinkable(void **state)
+{
+    (void)state;
+    wasm_module_t *mod = load_fixture("importer.wasm");
+    wasm_linker_t *l = wasm_linker_new();
+    err_t err = {{0}};
+    wasm_functype_t st = {ii, 2, NULL, 0};
+    assert_true(wasm_linker_define_memory(l, "mem", "memory", 0, 2, &err)); /* module needs >= 1 page */
+    assert_true(wasm_linker_define_func(l, "mem", "store8", &st, host_store8, NULL, &err));
+    wasm_inst_error_t why = WASM_INST_OK;
+    assert_null(wasm_instance_new(mod, l, NULL, &why, &err));
+    assert_int_equal(why, WASM_INST_UNLINKABLE);
+    wasm_linker_free(l);
+    wasm_module_free(mod);
+}
+
+#define CONCURRENT_THREADS 4
+
+typedef struct worker {
+    const wasm_module_t *mod;
+    const wasm_linker_t *linker;
+    int32_t result;
+    bool ok;
+} worker_t;
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    err_t err = {{0}};
+    wasm_inst_error_t why;
+    w->ok = false;
+    for (int i = 0; i < 20; i++) {
+        wasm_instance_t *inst = wasm_instance_new(w->mod, w->linker, NULL, &why, &err);
+        if (!inst)
+            return NULL;
+        wasm_func_t *fib = wasm_instance_export_func(inst, "fib");
+        wasm_val_t arg = {.type = WASM_I32}, res = {.type = WASM_I32};
+        arg.of.i32 = 15;
+        wasm_trap_t trap;
+        wasm_status_t st = fib ? wasm_func_call(inst, fib, &arg, 1, &res, 1, NULL, &trap, NULL) : WASM_BAD_CALL;
+        wasm_instance_free(inst);
+        if (st != WASM_OK)
+            return NULL;
+        w->result = res.of.i32;
+    }
+    w->ok = true;
+    return NULL;
+}
+
+/* wasm.h: a module may be instantiated from many threads at once, and a
+ * defined linker shared read-only. (Also run under ThreadSanitizer.) */
+static void test_concurrent_instantiation_of_one_module(void **state)
+{
+    (void)state;
+    wasm_module_t *mod = load_fixture("loop.wasm");
+    wasm_linker_t *l = wasm_linker_new();
+    pthread_t th[CONCURRENT_THREADS];
+    worker_t w[CONCURRENT_THREADS];
+    for (int i = 0; i < CONCURRENT_THREADS; i++) {
+        w[i] = (worker_t){.mod = mod, .linker = l};
+        assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < CONCURRENT_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(w[i].ok);
+        assert_int_equal(w[i].result, 610);
+    }
+    wasm_linker_free(l);
+    wasm_module_free(mod);
+}
+
+static void *loader_main(void *arg)
+{
+    worker_t *w = arg;
+    size_t len;
+    uint8_t *bytes = read_fixture("traps.wasm", &len);
+    w->ok = true;
+    for (int i = 0; i < 20 && w->ok; i++) {
+        wasm_load_error_t why;
+        wasm_module_t *m = wasm_module_load(bytes, len, &why, NULL);
+        w->ok = m != NULL;
+        wasm_module_free(m);
+    }
+    free(bytes);
+    return NULL;
+}
+
+static void test_concurrent_module_loads(void **state)
+{
+    (void)state;
+    pthread_t th[CONCURRENT_THREADS];
+    worker_t w[CONCURRENT_THREADS];
+    for (int i = 0; i < CONCURRENT_THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, loader_main, &w[i]), 0);
+    for (int i = 0; i < CONCURRENT_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(w[i].ok);
+    }
+}
+
 /* ---- Start function ----------------------------------------------------- */
 
 static int started_calls;
@@ -970,6 +1134,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_call_with_all_value_types_and_multi_value),
         cmocka_unit_test(test_externref_round_trips_host_pointer),
         cmocka_unit_test(test_bad_call_is_reported_not_executed),
+        cmocka_unit_test(test_registered_instance_exports_are_importable),
+        cmocka_unit_test(test_linker_defined_memory_is_importable),
+        cmocka_unit_test(test_memory_import_too_small_is_unlinkable),
+        cmocka_unit_test(test_concurrent_instantiation_of_one_module),
+        cmocka_unit_test(test_concurrent_module_loads),
         cmocka_unit_test(test_start_function_runs_only_when_asked),
         cmocka_unit_test(test_run_start_without_start_function_is_ok),
         cmocka_unit_test(test_garbage_and_truncated_modules_are_malformed),
