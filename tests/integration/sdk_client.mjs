@@ -31,6 +31,11 @@ async function basic(prefix) {
   out.sessionId = transport.sessionId;
   const tools = await client.listTools();
   out.tools = tools.tools.map((t) => t.name);
+  if (out.capabilities.prompts) {
+    out.prompts = (await client.listPrompts()).prompts.map((p) => p.name);
+    const got = await client.getPrompt({ name: prefix + "simple-prompt" });
+    out.promptText = got.messages.map((m) => m.content.text).join("");
+  }
   out.echo = text(await client.callTool({ name: prefix + "echo", arguments: { message: "hello flowgate" } }));
   out.sum = text(await client.callTool({ name: prefix + "get-sum", arguments: { a: 2, b: 40 } }));
   // A tool error: a bad argument type is reported by the server as isError.

@@ -116,6 +116,7 @@ static void test_sdk_client_routed_mode(void **state)
     snprintf(url, sizeof url, "%s/mcp/everything", g.url_base);
     json_t *r = fg_sdk("basic", url, g.auth, NULL, 60000);
     check_basic(r, "awmg-everything", "");
+    assert_null(json_object_get(json_object_get(r, "capabilities"), "prompts")); /* routed: none */
     json_decref(r);
     snprintf(url, sizeof url, "%s/mcp/remote", g.url_base);
     r = fg_sdk("basic", url, g.auth, NULL, 60000);
@@ -142,6 +143,13 @@ static void test_sdk_client_unified_mode(void **state)
     snprintf(url, sizeof url, "%s/mcp", g.url_base);
     json_t *r = fg_sdk("basic", url, g.auth, (const char *const[]){"everything___", NULL}, 60000);
     check_basic(r, "awmg-unified", "everything___");
+    /* Unified mode proxies the backends' prompts, prefixed. */
+    bool prompt = false;
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(r, "prompts"), i, p) prompt |= !strcmp(json_string_value(p), "everything___simple-prompt");
+    assert_true(prompt);
+    assert_non_null(strstr(json_string_value(json_object_get(r, "promptText")), "simple prompt"));
     json_decref(r);
     r = fg_sdk("memory", url, g.auth, (const char *const[]){"memory___", NULL}, 60000);
     assert_non_null(r);
