@@ -63,7 +63,94 @@ static void call_exports(wasm_instance_t *inst, const wasm_module_t *mod)
     }
 }
 
-void fuzz_wasm_one(const uint8_t *data, size_t size)
+/* ---- Wrapping a function body in a fixed module ------------------------- */
+
+typedef struct buf {
+    uint8_t *p;
+    size_t len, cap;
+    bool failed;
+} buf_t;
+
+static void put(buf_t *b, const uint8_t *src, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = (b->len + n) * 2;
+        uint8_t *p = realloc(b->p, cap);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, src, n);
+    b->len += n;
+}
+
+static void put_byte(buf_t *b, uint8_t v)
+{
+    put(b, &v, 1);
+}
+
+static void put_uleb(buf_t *b, uint32_t v)
+{
+    do {
+        uint8_t byte = v & 0x7f;
+        v >>= 7;
+        put_byte(b, byte | (v ? 0x80 : 0));
+    } while (v);
+}
+
+static void put_section(buf_t *b, uint8_t id, const uint8_t *content, size_t n)
+{
+    put_byte(b, id);
+    put_uleb(b, (uint32_t)n);
+    put(b, content, n);
+}
+
+/* A module whose function 0, exported as "f", has `body` as its code:
+ *   (type (func (param i32 i64 f32 f64) (result i32)))  (type (func))
+ *   (table 4 funcref) (memory 1 2) (global (mut i32) (i32.const 0))
+ *   (elem (i32.const 0) 0 1)   function 1 = (func)
+ *   function 0 locals: 2 x i32, 1 x i64, 1 x f32, 1 x f64, 1 x funcref, 1 x externref
+ * Inputs that are not modules reach validation and execution this way,
+ * instead of stopping at the magic number. The body gets a final `end`. */
+static bool wrap_body(const uint8_t *body, size_t n, buf_t *out)
+{
+    static const uint8_t head[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00};
+    static const uint8_t types[] = {0x02, 0x60, 0x04, 0x7f, 0x7e, 0x7d, 0x7c, 0x01, 0x7f, 0x60, 0x00, 0x00};
+    static const uint8_t funcs[] = {0x02, 0x00, 0x01};
+    static const uint8_t table[] = {0x01, 0x70, 0x00, 0x04};
+    static const uint8_t memory[] = {0x01, 0x01, 0x01, 0x02};
+    static const uint8_t global[] = {0x01, 0x7f, 0x01, 0x41, 0x00, 0x0b};
+    static const uint8_t exports[] = {0x01, 0x01, 'f', 0x00, 0x00};
+    static const uint8_t elems[] = {0x01, 0x00, 0x41, 0x00, 0x0b, 0x02, 0x00, 0x01};
+    static const uint8_t locals[] = {0x06, 0x02, 0x7f, 0x01, 0x7e, 0x01, 0x7d, 0x01, 0x7c, 0x01, 0x70, 0x01, 0x6f};
+    static const uint8_t nop_body[] = {0x02, 0x00, 0x0b};
+    buf_t code = {0};
+    put_uleb(&code, 2);
+    put_uleb(&code, (uint32_t)(sizeof locals + n + 1));
+    put(&code, locals, sizeof locals);
+    put(&code, body, n);
+    put_byte(&code, 0x0b);
+    put(&code, nop_body, sizeof nop_body);
+    put(out, head, sizeof head);
+    put_section(out, 1, types, sizeof types);
+    put_section(out, 3, funcs, sizeof funcs);
+    put_section(out, 4, table, sizeof table);
+    put_section(out, 5, memory, sizeof memory);
+    put_section(out, 6, global, sizeof global);
+    put_section(out, 7, exports, sizeof exports);
+    put_section(out, 9, elems, sizeof elems);
+    put_section(out, 10, code.p, code.len);
+    bool ok = !code.failed && !out->failed;
+    free(code.p);
+    return ok;
+}
+
+static void run_module(const uint8_t *data, size_t size)
 {
     err_t err = {{0}};
     wasm_load_error_t why = WASM_LOAD_OK;
@@ -105,4 +192,16 @@ void fuzz_wasm_one(const uint8_t *data, size_t size)
     }
     wasm_linker_free(linker);
     wasm_module_free(mod);
+}
+
+void fuzz_wasm_one(const uint8_t *data, size_t size)
+{
+    if (size >= 4 && memcmp(data, "\0asm", 4) == 0) {
+        run_module(data, size);
+        return;
+    }
+    buf_t b = {0};
+    if (wrap_body(data, size, &b))
+        run_module(b.p, b.len);
+    free(b.p);
 }
