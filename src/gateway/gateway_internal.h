@@ -123,6 +123,7 @@ typedef struct gw_server {
     atomic_bool shutting_down; /* 503 gate */
     atomic_bool closed;        /* /close was accepted */
     atomic_bool stop_requested;
+    struct gw_hmac *hmac;      /* owned; NULL unless --hmac-secret */
     struct MHD_Daemon *daemon;
     int listen_fd;
     int port;
@@ -194,6 +195,17 @@ json_t *gw_tools_call(gw_server_t *s, gw_session_t *sess, const mcp_msg_t *m, gw
 json_t *gw_payload_spill(const char *payload_dir, const char *prefix, long threshold,
                          const char *gsid, json_t *result);
 json_t *gw_payload_schema(json_t *v);
+
+/* ---- hmac.c (spec §4.4) */
+typedef struct gw_hmac gw_hmac_t;
+void gw_sha256_hex(const void *data, size_t len, char out[65]);
+void gw_hmac_sha256_hex(const void *key, size_t klen, const void *data, size_t len, char out[65]);
+gw_hmac_t *gw_hmac_new(const char *secret);
+void gw_hmac_free(gw_hmac_t *h);
+/* NULL when the request verifies (its nonce is then consumed), else the
+ * 401 message. `now` is Unix seconds. Thread-safe. */
+const char *gw_hmac_check(gw_hmac_t *h, const char *ts, const char *nonce, const char *sig, const char *path,
+                          const char *body, size_t len, int64_t now);
 
 /* ---- http.c */
 bool gw_http_start(gw_server_t *s, err_t *err);

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_BODY (32u << 20)
@@ -734,6 +735,14 @@ static enum MHD_Result route_request(gw_server_t *s, struct MHD_Connection *conn
     int a = check_auth(s, conn, url, method);
     if (a >= 0)
         return (enum MHD_Result)a;
+    if (s->hmac) {
+        const char *why = gw_hmac_check(s->hmac, header(conn, "X-MCP-Timestamp"), header(conn, "X-MCP-Nonce"),
+                                        header(conn, "X-MCP-Signature"), url, r->body, r->len, (int64_t)time(NULL));
+        if (why) {
+            gw_log_md(GW_LOG_ERROR, "auth", "HMAC validation failed: %s, path=%s, method=%s", why, url, method);
+            return send_err_json(conn, 401, "unauthorized", why);
+        }
+    }
     if (atomic_load(&s->shutting_down))
         return send_err_json(conn, 503, "Gateway is shutting down", NULL);
     return mcp_endpoint(s, conn, method, route, r);

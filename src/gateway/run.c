@@ -39,8 +39,6 @@ static bool check_unsupported(const gw_options_t *o, err_t *err)
 {
     if (o->tls_cert || o->tls_key)
         return err_set(err, "failed to configure TLS: TLS is not supported by this build of flowgate");
-    if (o->hmac_secret && *o->hmac_secret)
-        return err_set(err, "HMAC request signing (--hmac-secret) is not supported by this build of flowgate");
     return true;
 }
 
@@ -81,6 +79,7 @@ static void server_free(gw_server_t *s)
     free(s->guards_mode);
     if (s->agents)
         difc_agents_free(s->agents);
+    gw_hmac_free(s->hmac);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
 }
@@ -165,6 +164,14 @@ int gw_run(const gw_options_t *o)
     atomic_init(&s.stop_requested, false);
     apply_overrides(&s, o);
     s.agents = difc_agents_new();
+    if (o->hmac_secret && *o->hmac_secret) {
+        s.hmac = gw_hmac_new(o->hmac_secret);
+        if (!s.hmac) {
+            fprintf(stderr, "out of memory\n");
+            goto out;
+        }
+        gw_log(GW_LOG_INFO, "startup", "HMAC request signing enabled on the MCP routes");
+    }
     if (cfg->gateway.agent_id && *cfg->gateway.agent_id) {
         s.agent_id = strdup(cfg->gateway.agent_id);
         if (cfg->gateway.agent_id_from_api_key)
