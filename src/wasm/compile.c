@@ -85,6 +85,10 @@ typedef struct comp {
     uint32_t nconsts;
 
     const void *const *handlers;
+    /* Straight-line code at function entry: declared locals still hold
+     * their zero, so clang's "local.set x (i32.const 0)" can be dropped. */
+    bool straight;
+    bool *written;
     bool fold_ok;
     uint32_t fold_start, fold_end;
     int fold_op;
@@ -772,6 +776,8 @@ static bool compile_body(comp_t *c) {
                 return false;
             continue;
         }
+        if (opc <= 0x11)
+            c->straight = false;
         switch (opc) {
         case 0x00: /* unreachable */
             if (reachable(c))
@@ -1094,7 +1100,10 @@ static bool compile_body(comp_t *c) {
                 return invalid(c, "unknown local %u", i);
             if (!pop_e(c, c->locals[i], &v))
                 return false;
-            if (reachable(c)) {
+            if (c->straight && i >= c->out->nparams && !c->written[i] && v.kind == E_CONST && v.val == 0) {
+                /* the local already holds zero */
+            } else if (reachable(c)) {
+                c->written[i] = true;
                 bool aliased = false;
                 for (uint32_t k = 0; k < c->h; k++)
                     if (c->stk[k].kind == E_LOCAL && c->stk[k].slot == i)
@@ -1479,8 +1488,10 @@ static bool read_locals(comp_t *c, const wasm_functype_t *ft) {
         return rd_fail(&c->r, WASM_LOAD_TOO_LARGE, "%llu locals exceed the engine limit %u",
                        (unsigned long long)total, LIM_LOCALS);
     c->locals = malloc((total + 1) * sizeof(wasm_valtype_t));
-    if (!c->locals)
+    c->written = calloc(total + 1, sizeof(bool));
+    if (!c->locals || !c->written)
         return nomem(c);
+    c->straight = true;
     memcpy(c->locals, ft->params, ft->nparams * sizeof(wasm_valtype_t));
     c->nlocals = ft->nparams;
     c->r.p = save;
@@ -1552,10 +1563,14 @@ bool wasm_compile_func(wasm_module_t *m, uint32_t defidx, wasm_load_error_t *why
         if (ok) {
             /* never NULL: the interpreter memcpy()s it on every call */
             out->consts = malloc((K + 1) * sizeof(uint64_t));
-            if (!out->consts)
+            out->ninit = L - out->nparams + K;
+            out->init = calloc(out->ninit + 1, sizeof(uint64_t));
+            if (!out->consts || !out->init) {
                 ok = nomem(&c);
-            else
+            } else {
                 memcpy(out->consts, c.consts, K * sizeof(uint64_t));
+                memcpy(out->init + (L - out->nparams), c.consts, K * sizeof(uint64_t));
+            }
         }
     }
     if (ok) {
@@ -1567,6 +1582,7 @@ bool wasm_compile_func(wasm_module_t *m, uint32_t defidx, wasm_load_error_t *why
     free(c.fix);
     free(c.stk);
     free(c.locals);
+    free(c.written);
     for (uint32_t i = 0; i < c.capctl; i++)
         free(c.ctl[i].patches);
     free(c.ctl);

@@ -65,6 +65,7 @@ void wasm_module_free(wasm_module_t *m) {
         for (uint32_t i = 0; i < m->nfuncs - m->nfunc_imports; i++) {
             free(m->funcs[i].code.code);
             free(m->funcs[i].code.consts);
+            free(m->funcs[i].code.init);
         }
     }
     free(m->funcs);

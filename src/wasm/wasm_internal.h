@@ -126,6 +126,10 @@ typedef struct wcode {
     uint32_t nconsts;   /* const area right after the locals */
     uint32_t frame;     /* slots used by the frame incl. operand stack */
     uint64_t *consts;
+    /* What a call writes above the params: zeroed locals then constants,
+     * one array so frame setup is one short copy loop. */
+    uint64_t *init;
+    uint32_t ninit;
     cell_t *code;
     uint32_t ncode;
     uint32_t funcidx;
