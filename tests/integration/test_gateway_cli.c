@@ -11,10 +11,15 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "harness.h"
+
+/* From src/gateway/hmac.c, compiled into this test. */
+void gw_hmac_sha256_hex(const void *key, size_t klen, const void *data, size_t len, char out[65]);
+void gw_sha256_hex(const void *data, size_t len, char out[65]);
 
 static void expect_fail(const char *const args[], const char *input, const char *needle)
 {
@@ -237,6 +242,53 @@ static void test_env_file_feeds_config_expansion(void **state)
     free(d);
 }
 
+static void test_hmac_signing_guards_mcp_routes(void **state)
+{
+    (void)state;
+    const char *cfg = "{\"mcpServers\":{\"x\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:9/mcp\",\"connectTimeout\":1}},"
+                      "\"gateway\":{\"port\":1,\"domain\":\"localhost\",\"agentId\":\"hmac-agent\"}}";
+    const char *extra[] = {"--hmac-secret", "s3cret", NULL};
+    fg_gateway_t g;
+    assert_true(fg_gateway_start(&g, cfg, extra, 30000));
+    char url[160];
+    snprintf(url, sizeof url, "%s/mcp/x", g.url_base);
+    const char *body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\","
+                       "\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}";
+    const char *plain[] = {"Authorization: hmac-agent", "Content-Type: application/json",
+                           "Accept: application/json, text/event-stream", NULL};
+    fg_resp_t r;
+    assert_true(fg_http("POST", url, plain, body, &r));
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.body, "missing HMAC signature headers"));
+    fg_resp_free(&r);
+    char ts[32], bh[65], msg[256], sig[65], hts[64], hsig[100];
+    snprintf(ts, sizeof ts, "%ld", (long)time(NULL));
+    gw_sha256_hex(body, strlen(body), bh);
+    snprintf(msg, sizeof msg, "%s\nnonce-1\n/mcp/x\n%s", ts, bh);
+    gw_hmac_sha256_hex("s3cret", 6, msg, strlen(msg), sig);
+    snprintf(hts, sizeof hts, "X-MCP-Timestamp: %s", ts);
+    snprintf(hsig, sizeof hsig, "X-MCP-Signature: %s", sig);
+    const char *signed_h[] = {"Authorization: hmac-agent", "Content-Type: application/json",
+                              "Accept: application/json, text/event-stream", hts, "X-MCP-Nonce: nonce-1", hsig, NULL};
+    assert_true(fg_http("POST", url, signed_h, body, &r));
+    assert_int_equal(r.status, 200);
+    fg_resp_free(&r);
+    assert_true(fg_http("POST", url, signed_h, body, &r));
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.body, "replay detected"));
+    fg_resp_free(&r);
+    /* Auth runs first; /health is not signed. */
+    const char *noauth[] = {"Content-Type: application/json", "Accept: application/json, text/event-stream", NULL};
+    assert_true(fg_http("POST", url, noauth, body, &r));
+    assert_non_null(strstr(r.body, "missing Authorization header"));
+    fg_resp_free(&r);
+    snprintf(url, sizeof url, "%s/health", g.url_base);
+    assert_true(fg_http("GET", url, NULL, NULL, &r));
+    assert_int_equal(r.status, 200);
+    fg_resp_free(&r);
+    assert_int_equal(fg_gateway_stop(&g), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_stdout_is_only_the_config_document),
         cmocka_unit_test(test_generated_agent_id_is_64_hex),
         cmocka_unit_test(test_env_file_feeds_config_expansion),
+        cmocka_unit_test(test_hmac_signing_guards_mcp_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
