@@ -84,9 +84,9 @@ static guard_slot_t *slot_new(wasm_guard_t *g, err_t *err)
 
 /* ---- the pool ---------------------------------------------------------- */
 
-static void pool_free_idle_locked(wasm_guard_t *g, uint64_t now, guard_slot_t **dead, size_t *ndead)
+static void pool_free_idle_locked(wasm_guard_t *g, uint64_t now, guard_slot_t **dead, size_t *ndead, size_t cap)
 {
-    for (size_t i = 0; i < g->max_instances && g->live > 1; i++) {
+    for (size_t i = 0; i < g->max_instances && g->live > 1 && *ndead < cap; i++) {
         guard_slot_t *s = g->slots[i];
         if (s && !s->in_use && now - s->last_used_ns > g->idle_ns) {
             g->slots[i] = NULL;
@@ -181,9 +181,9 @@ static void pool_release(wasm_guard_t *g, guard_slot_t *s, bool discard)
         s->in_use = false;
         s->last_used_ns = now;
     }
-    /* Release idle extras (up to the local array's size per pass). */
-    if (g->max_instances <= 64)
-        pool_free_idle_locked(g, now, dead, &ndead);
+    /* Release idle extras (at most the local array's size per pass; the
+     * rest go on a later release). */
+    pool_free_idle_locked(g, now, dead, &ndead, sizeof dead / sizeof dead[0]);
     pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
     if (discard)

@@ -210,6 +210,72 @@ static void test_missing_export_is_reported(void **state)
     assert_string_equal(err.msg, "function label_nothing not exported from WASM module");
 }
 
+static void test_alloc_null_pointer_is_error(void **state)
+{
+    (void)state;
+    guard_t *g = load_fixture("alloc_null.wasm", "nullalloc", 1, NULL);
+    assert_non_null(g);
+    guard_ctx_t ctx;
+    guard_ctx_init(&ctx, 0, NULL);
+    err_t err = {{0}};
+    assert_null(raw(g, &ctx, "label_resource", "x", &err));
+    assert_string_equal(err.msg, "alloc returned null pointer");
+    assert_true(guard_healthy(g, NULL));
+    guard_close(g);
+}
+
+static void test_trap_in_alloc_discards_instance(void **state)
+{
+    (void)state;
+    guard_t *g = load_fixture("alloc_trap.wasm", "trapalloc", 1, NULL);
+    assert_non_null(g);
+    guard_ctx_t ctx;
+    guard_ctx_init(&ctx, 0, NULL);
+    err_t err = {{0}};
+    assert_null(raw(g, &ctx, "label_resource", "x", &err));
+    assert_non_null(strstr(err.msg, "failed to allocate WASM input buffer: wasm error: unreachable"));
+    guard_wasm_stats_t st;
+    guard_wasm_stats(g, &st);
+    assert_int_equal(st.traps, 1);
+    assert_int_equal(st.live_instances, 0); /* discarded; the next call makes one */
+    guard_close(g);
+}
+
+/* Cancels the request when the guard's dealloc logs: a cancel that arrives
+ * while buffers are being returned must not stop the returning. */
+static guard_ctx_t *cancel_target;
+static void cancel_on_dealloc(void *ud, guard_log_level_t level, const char *line)
+{
+    (void)ud, (void)level;
+    if (strstr(line, "dealloc") && cancel_target)
+        guard_ctx_cancel(cancel_target);
+}
+
+static void test_dealloc_runs_when_request_cancelled(void **state)
+{
+    (void)state;
+    guard_wasm_opts_t o = {.name = "cancel-dealloc", .max_instances = 1, .log = {cancel_on_dealloc, NULL}};
+    err_t err = {{0}};
+    guard_t *g = guard_wasm_load_file(fixture_path("cancel_dealloc.wasm"), &o, &err);
+    assert_non_null(g);
+    guard_ctx_t ctx;
+    guard_ctx_init(&ctx, 0, NULL);
+    cancel_target = &ctx;
+    char *out = raw(g, &ctx, "label_resource", "go", &err);
+    cancel_target = NULL;
+    assert_true(guard_ctx_done(&ctx)); /* cancelled by the first dealloc */
+    if (!out)
+        fail_msg("call: %s", err.msg);
+    free(out);
+    guard_ctx_t ctx2;
+    guard_ctx_init(&ctx2, 0, NULL);
+    out = raw(g, &ctx2, "label_resource", "count", &err);
+    assert_non_null(out);
+    assert_string_equal(out, "2"); /* the second buffer was still returned */
+    free(out);
+    guard_close(g);
+}
+
 #define BOTH(t) cmocka_unit_test_setup_teardown(t, setup_direct, teardown), \
                 cmocka_unit_test_setup_teardown(t, setup_alloc, teardown)
 
@@ -227,6 +293,9 @@ int main(void)
         BOTH(test_length_over_buffer_is_error),
         BOTH(test_input_over_8mib_is_refused_before_the_guard),
         cmocka_unit_test_setup_teardown(test_missing_export_is_reported, setup_direct, teardown),
+        cmocka_unit_test(test_alloc_null_pointer_is_error),
+        cmocka_unit_test(test_trap_in_alloc_discards_instance),
+        cmocka_unit_test(test_dealloc_runs_when_request_cancelled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
