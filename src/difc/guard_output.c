@@ -29,6 +29,8 @@ static json_t *load(const char *bytes, size_t len, err_t *err, const char *what)
 
 static const char *type_name(const json_t *v)
 {
+    if (!v)
+        return "nothing";
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "object";
     case JSON_ARRAY: return "array";

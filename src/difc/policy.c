@@ -49,6 +49,8 @@ static bool strlist_has(const difc_strlist_t *l, const char *s, bool fold)
 
 static const char *type_name(const json_t *v)
 {
+    if (!v)
+        return "nothing";
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "object";
     case JSON_ARRAY: return "array";

@@ -124,6 +124,8 @@ typedef struct gw_server {
     atomic_bool closed;        /* /close was accepted */
     atomic_bool stop_requested;
     struct gw_hmac *hmac;      /* owned; NULL unless --hmac-secret */
+    char *tls_cert_pem;        /* owned PEM texts; NULL: plain HTTP */
+    char *tls_key_pem;
     struct MHD_Daemon *daemon;
     int listen_fd;
     int port;

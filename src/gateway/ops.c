@@ -62,14 +62,15 @@ json_t *gw_stdout_config(gw_server_t *s, const char *listen, int port)
     }
     if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::") || !strcmp(host, "[::]") || !host[0])
         snprintf(host, sizeof host, "127.0.0.1");
+    const char *scheme = s->tls_cert_pem ? "https" : "http";
     json_t *servers = json_object();
     for (size_t i = 0; i < s->nbackends; i++) {
         const gw_server_config_t *c = s->backends[i].cfg;
         char url[600];
         if (s->mode == GW_MODE_ROUTED)
-            snprintf(url, sizeof url, "http://%s:%d/mcp/%s", host, port, c->id);
+            snprintf(url, sizeof url, "%s://%s:%d/mcp/%s", scheme, host, port, c->id);
         else
-            snprintf(url, sizeof url, "http://%s:%d/mcp", host, port);
+            snprintf(url, sizeof url, "%s://%s:%d/mcp", scheme, host, port);
         json_t *e = json_pack("{s:s,s:s,s:{s:s}}", "type", "http", "url", url, "headers", "Authorization",
                               s->agent_id);
         if (c->has_tools && c->tools.count > 0) {

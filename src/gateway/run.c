@@ -37,9 +37,33 @@ static bool load_config(const gw_options_t *o, gw_config_t **cfg, err_t *err)
  * deployment asking for them never runs without them (fail closed). */
 static bool check_unsupported(const gw_options_t *o, err_t *err)
 {
-    if (o->tls_cert || o->tls_key)
-        return err_set(err, "failed to configure TLS: TLS is not supported by this build of flowgate");
+    if (o->tls_ca)
+        return err_set(err, "failed to configure TLS: client certificates (--tls-ca, mTLS) are not supported by this build of flowgate");
     return true;
+}
+
+static char *read_pem(const char *path, err_t *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return err_set(err, "failed to configure TLS: open %s: %s", path, strerror(errno)), NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    char chunk[4096];
+    size_t n;
+    while (m && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fwrite(chunk, 1, n, m);
+    fclose(f);
+    if (!m || fclose(m) != 0 || !buf) {
+        free(buf);
+        return err_set(err, "failed to configure TLS: cannot read %s", path), NULL;
+    }
+    if (!strstr(buf, "-----BEGIN ")) {
+        free(buf);
+        return err_set(err, "failed to configure TLS: %s is not a PEM file", path), NULL;
+    }
+    return buf;
 }
 
 static void apply_overrides(gw_server_t *s, const gw_options_t *o)
@@ -80,6 +104,8 @@ static void server_free(gw_server_t *s)
     if (s->agents)
         difc_agents_free(s->agents);
     gw_hmac_free(s->hmac);
+    free(s->tls_cert_pem);
+    free(s->tls_key_pem);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
 }
@@ -172,6 +198,15 @@ int gw_run(const gw_options_t *o)
         }
         gw_log(GW_LOG_INFO, "startup", "HMAC request signing enabled on the MCP routes");
     }
+    if (o->tls_cert) {
+        s.tls_cert_pem = read_pem(o->tls_cert, &err);
+        s.tls_key_pem = s.tls_cert_pem ? read_pem(o->tls_key, &err) : NULL;
+        if (!s.tls_key_pem) {
+            fprintf(stderr, "%s\n", err.msg);
+            gw_log_md(GW_LOG_ERROR, "startup", "%s", err.msg);
+            goto out;
+        }
+    }
     if (cfg->gateway.agent_id && *cfg->gateway.agent_id) {
         s.agent_id = strdup(cfg->gateway.agent_id);
         if (cfg->gateway.agent_id_from_api_key)
@@ -209,7 +244,10 @@ int gw_run(const gw_options_t *o)
         goto out;
     }
     gw_log(GW_LOG_INFO, "startup", "Starting MCPG in %s mode on %s", mode_name(s.mode), o->listen);
-    gw_log(GW_LOG_INFO, "startup", "TLS not configured — listening on http://%s", o->listen);
+    if (s.tls_cert_pem)
+        gw_log(GW_LOG_INFO, "startup", "TLS enabled — listening on https://%s", o->listen);
+    else
+        gw_log(GW_LOG_INFO, "startup", "TLS not configured — listening on http://%s", o->listen);
     if (s.mode == GW_MODE_ROUTED) {
         char list[2048] = "";
         size_t len = 0;

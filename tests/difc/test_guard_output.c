@@ -165,6 +165,8 @@ static void test_label_response_nil_cases(void **state)
         assert_int_equal(rl.kind, DIFC_RESPONSE_NONE);
         difc_response_labels_free(&rl);
     }
+    assert_false(difc_response_labels_from_json(NULL, &rl, &err)); /* no value at all */
+    assert_starts_with(err.msg, "failed to unmarshal label_response WASM response: ");
     assert_false(resp_parse("[1]", &rl, &err));
     assert_starts_with(err.msg, "failed to unmarshal label_response WASM response: ");
     assert_false(resp_parse("{bad", &rl, &err));
