@@ -121,11 +121,8 @@ bool difc_agent_result_parse(const char *bytes, size_t len, difc_agent_result_t 
         goto out;
     }
 
-    /* Step 5: strict decode of the typed fields. */
-    if (e && !json_is_null(e) && !json_is_string(e)) {
-        err_set(err, "%serror: expected string, got %s", dec, type_name(e));
-        goto out;
-    }
+    /* Step 5: strict decode of the typed fields ("error" is not one of
+     * them: a non-string error is an ignored extra field). */
     const json_t *agent = json_object_get(v, "agent");
     if (agent && !json_is_null(agent)) {
         if (!json_is_object(agent)) {

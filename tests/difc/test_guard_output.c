@@ -65,7 +65,7 @@ static void test_label_agent_difc_mode(void **state)
                        "failed to decode label_agent response");
     expect_agent_error("{\"difc_mode\":\"filter\",\"agent\":[]}", "failed to decode label_agent response");
     difc_agent_result_t r;
-    assert_true(agent_parse("{\"difc_mode\":\"STRICT\"}", &r, NULL));
+    assert_true(agent_parse("{\"difc_mode\":\"STRICT\",\"error\":5}", &r, NULL));
     assert_int_equal(r.mode, DIFC_MODE_STRICT);
     difc_agent_result_free(&r);
     assert_true(agent_parse("{\"difc_mode\":\"Propagate\",\"normalized_policy\":{\"scope_kind\":\"All\"},"
