@@ -293,13 +293,21 @@ bool fg_gateway_start(fg_gateway_t *g, const char *config, const char *const ext
     json_object_foreach(json_object_get(g->doc, "mcpServers"), key, srv) {
         const char *url = json_string_value(json_object_get(srv, "url"));
         const char *a = json_string_value(json_object_get(json_object_get(srv, "headers"), "Authorization"));
-        if (url)
-            sscanf(url, "http://127.0.0.1:%d", &g->port);
+        const char *at = url ? strstr(url, "://127.0.0.1:") : NULL;
+        if (at)
+            g->port = atoi(at + 13);
         if (a)
             snprintf(g->auth, sizeof g->auth, "%s", a);
         break;
     }
-    snprintf(g->url_base, sizeof g->url_base, "http://127.0.0.1:%d", g->port);
+    const char *scheme = "http";
+    json_object_foreach(json_object_get(g->doc, "mcpServers"), key, srv) {
+        const char *url = json_string_value(json_object_get(srv, "url"));
+        if (url && !strncmp(url, "https:", 6))
+            scheme = "https";
+        break;
+    }
+    snprintf(g->url_base, sizeof g->url_base, "%s://127.0.0.1:%d", scheme, g->port);
     return g->port > 0;
 }
 
@@ -348,6 +356,8 @@ int fg_run_flowgate(const char *const args[], const char *input, char **out, cha
 }
 
 /* ---- HTTP ---- */
+
+const char *fg_http_cainfo;
 
 typedef struct {
     char *b;
@@ -400,6 +410,8 @@ bool fg_http_ex(const char *method, const char *url, const char *const headers[]
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (fg_http_cainfo)
+        curl_easy_setopt(c, CURLOPT_CAINFO, fg_http_cainfo);
     CURLcode rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     curl_slist_free_all(hl);

@@ -60,6 +60,9 @@ typedef struct fg_resp {
     char *headers; /* raw header block */
 } fg_resp_t;
 
+/* CA bundle for https requests (NULL: the system's). */
+extern const char *fg_http_cainfo;
+
 /* One HTTP request. headers: NULL-terminated "Name: value". */
 bool fg_http(const char *method, const char *url, const char *const headers[], const char *body, fg_resp_t *r);
 bool fg_http_ex(const char *method, const char *url, const char *const headers[], const char *body, long timeout_ms,

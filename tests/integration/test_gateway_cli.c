@@ -289,6 +289,43 @@ static void test_hmac_signing_guards_mcp_routes(void **state)
     assert_int_equal(fg_gateway_stop(&g), 0);
 }
 
+static void test_tls_serves_https_and_rejects_bad_files(void **state)
+{
+    (void)state;
+    char *d = fg_tempdir("tls");
+    char cmd[1024], cert[300], key[300];
+    snprintf(cert, sizeof cert, "%s/cert.pem", d);
+    snprintf(key, sizeof key, "%s/key.pem", d);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout '%s' -out '%s' -days 1 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+             key, cert);
+    assert_int_equal(system(cmd), 0);
+    const char *cfg = "{\"mcpServers\":{\"x\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:9/mcp\",\"connectTimeout\":1}},"
+                      "\"gateway\":{\"port\":1,\"domain\":\"localhost\",\"agentId\":\"tls-agent\"}}";
+    const char *extra[] = {"--tls-cert", cert, "--tls-key", key, NULL};
+    fg_gateway_t g;
+    assert_true(fg_gateway_start(&g, cfg, extra, 30000));
+    const char *url = json_string_value(json_object_get(json_object_get(json_object_get(g.doc, "mcpServers"), "x"), "url"));
+    assert_int_equal(strncmp(url, "https://127.0.0.1:", 18), 0);
+    char h[200];
+    snprintf(h, sizeof h, "%s/health", g.url_base);
+    fg_http_cainfo = cert;
+    fg_resp_t r;
+    assert_true(fg_http("GET", h, NULL, NULL, &r));
+    fg_http_cainfo = NULL;
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "specVersion"));
+    fg_resp_free(&r);
+    assert_int_equal(fg_gateway_stop(&g), 0);
+    /* A key that is not PEM, and mTLS (not provided), fail at startup. */
+    const char *bad[] = {"--config-stdin", "--listen", "127.0.0.1:0", "--log-dir", d, "--tls-cert", cert, "--tls-key", "/etc/hostname", NULL};
+    expect_fail(bad, cfg, "failed to configure TLS");
+    const char *mtls[] = {"--config-stdin", "--listen", "127.0.0.1:0", "--log-dir", d, "--tls-cert", cert, "--tls-key", key, "--tls-ca", cert, NULL};
+    expect_fail(mtls, cfg, "failed to configure TLS");
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_generated_agent_id_is_64_hex),
         cmocka_unit_test(test_env_file_feeds_config_expansion),
         cmocka_unit_test(test_hmac_signing_guards_mcp_routes),
+        cmocka_unit_test(test_tls_serves_https_and_rejects_bad_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
