@@ -9,14 +9,13 @@
  *                     config, backends, HTTP listener, the config JSON on
  *                     stdout, serving, and shutdown on SIGTERM/SIGINT or
  *                     POST /close. Returns the process exit status.
- *   gw_server_*       the running gateway as an object (front end + backend
- *                     registry), used by gw_run and by tests that want an
- *                     in-process gateway.
+ * The running gateway itself (gw_server_t) is private to src/gateway
+ * (gateway_internal.h); tests drive it as a process (tests/integration).
  * Internals: http.c (libmicrohttpd, routes, status codes), session.c (MCP
  * sessions), dispatch.c (JSON-RPC methods), pipeline.c (the tools/call steps),
  * backends.c (registry of backend connections and their tools), payload.c
- * (large results), log*.c (files of spec §5). Private declarations are in
- * gateway_internal.h.
+ * (large results), hmac.c (request signing), log*.c (files of spec §5).
+ * Private declarations are in gateway_internal.h.
  *
  * Nothing here calls exit(); gw_run returns the status for main() to return.
  */
