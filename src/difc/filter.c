@@ -81,8 +81,28 @@ static bool aggregate(const difc_item_t *items, size_t n, difc_labels_t *out)
 /* Compact JSON text whose reals use the fewest digits that read back to
  * the same value (jansson's default of 17 digits prints 0.1 as
  * 0.10000000000000001). NULL on OOM. */
+static bool has_real(const json_t *v)
+{
+    if (json_is_real(v))
+        return true;
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (has_real(json_array_get(v, i)))
+                return true;
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *e;
+        json_object_foreach((json_t *)v, k, e)
+            if (has_real(e))
+                return true;
+    }
+    return false;
+}
+
 char *difc_json_dump_compact(const json_t *v)
 {
+    if (!has_real(v)) /* nothing to shorten: one pass */
+        return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     for (int prec = 15; prec <= 17; prec++) {
         size_t flags = JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(prec);
         char *text = json_dumps(v, flags);
