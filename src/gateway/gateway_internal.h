@@ -82,6 +82,7 @@ typedef struct gw_toolset {
 typedef struct gw_inflight {
     char *id_text;         /* the client's request id, as compact JSON */
     atomic_bool *cancel;
+    atomic_int *guard_cancel;  /* the call's guard context (pipeline_guard.c), or NULL */
     struct gw_inflight *next;
 } gw_inflight_t;
 
@@ -106,7 +107,8 @@ typedef struct gw_server {
     gw_mode_t mode;
     char *agent_id;            /* owned; never empty */
     char *guards_mode;
-    difc_agents_t *agents;     /* owned; the /reflect snapshot (labels come with issue 6) */
+    difc_agents_t *agents;     /* owned; agent labels, shown by /reflect */
+    struct gw_guards *guards;  /* owned; per-server guards (pipeline_guard.h) */
     gw_backend_t *backends;
     size_t nbackends;
     gw_toolset_t *routes;      /* routed: nbackends entries; unified: 1 */

@@ -4,6 +4,7 @@
  * stdout (spec §4.14).
  */
 #include "gateway/gateway_internal.h"
+#include "gateway/pipeline_guard.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ json_t *gw_health_json(gw_server_t *s)
         json_int_t up = b->started_at ? (json_int_t)(now - b->started_at) : 0;
         json_object_set_new(servers, b->id, json_pack("{s:s,s:I}", "status", st, "uptime", up));
     }
+    gw_guards_health(s, servers, &unhealthy); /* a failed guard is unhealthy (departure 5) */
     return json_pack("{s:s,s:s,s:s,s:o}", "status", unhealthy ? "unhealthy" : "healthy", "specVersion",
                      GW_SPEC_VERSION, "gatewayVersion", gw_version(), "servers", servers);
 }

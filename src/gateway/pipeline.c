@@ -7,8 +7,7 @@
  * or c->result. Steps marked `always` run even after a stop (recording).
  * Adding a phase is adding a row.
  *
- * The DIFC guard pipeline (issue 6) plugs in as four rows, at the places
- * marked GUARD below:
+ * The DIFC guard pipeline is four rows (pipeline_guard.c):
  *   label_agent      once per (session, server), cached      — before call_backend
  *   label_resource   + flow pre-check; a denied write stops  — before call_backend
  *   label_response   labelled data from the backend result   — after call_backend
@@ -17,6 +16,7 @@
  * and c->result are what they read; a denial sets c->reply and returns false.
  */
 #include "gateway/gateway_internal.h"
+#include "gateway/pipeline_guard.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +40,7 @@ typedef struct gw_call {
     int64_t started_ms;
     json_t *result;          /* backend result (owned) */
     json_t *reply;           /* final JSON-RPC message (owned) */
+    gw_guard_call_t guard;   /* the DIFC rows' state (pipeline_guard.h) */
 } gw_call_t;
 
 typedef bool (*gw_step_fn)(gw_call_t *c);
@@ -102,6 +103,41 @@ static bool step_allowed_tools(gw_call_t *c)
     char msg[600];
     snprintf(msg, sizeof msg, "tool \"%.500s\" is not in the allowed-tools list for this server", c->bare);
     return fail(c, 0, msg);
+}
+
+/* The DIFC rows (pipeline_guard.c): the call's fields they read. */
+static gw_guard_call_t *guard_view(gw_call_t *c)
+{
+    gw_guard_call_t *g = &c->guard;
+    g->s = c->s;
+    g->sess = c->sess;
+    g->backend = c->backend;
+    g->agent = c->gsid;
+    g->tool = c->bare;
+    g->args = c->arguments;
+    g->id = c->m->id;
+    g->cancel = &c->cancel;
+    return g;
+}
+
+static bool step_label_agent(gw_call_t *c)
+{
+    return gw_guard_label_agent(guard_view(c), &c->reply);
+}
+
+static bool step_label_resource(gw_call_t *c)
+{
+    return gw_guard_label_resource(guard_view(c), &c->reply);
+}
+
+static bool step_label_response(gw_call_t *c)
+{
+    return gw_guard_label_response(guard_view(c), c->result, &c->reply);
+}
+
+static bool step_filter(gw_call_t *c)
+{
+    return gw_guard_filter(guard_view(c), &c->result, &c->reply);
 }
 
 static void forward_notification(void *ud, const json_t *n)
@@ -210,9 +246,11 @@ static const struct {
     {"authenticate", step_authenticate, false},
     {"route", step_route, false},
     {"allowed_tools", step_allowed_tools, false},
-    /* GUARD (issue 6): {"label_agent", ...}, {"label_resource", ...} */
+    {"label_agent", step_label_agent, false},
+    {"label_resource", step_label_resource, false},
     {"call_backend", step_call_backend, false},
-    /* GUARD (issue 6): {"label_response", ...}, {"filter", ...} */
+    {"label_response", step_label_response, false},
+    {"filter", step_filter, false},
     {"spill_payload", step_spill_payload, false},
     {"record", step_record, true},
 };
@@ -229,6 +267,7 @@ json_t *gw_tools_call(gw_server_t *s, gw_session_t *sess, const mcp_msg_t *m, gw
         if (!steps[i].fn(&c))
             go = false;
     }
+    gw_guard_call_done(&c.guard);
     if (c.own_arguments)
         json_decref(c.arguments);
     json_decref(c.result);

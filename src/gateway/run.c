@@ -9,6 +9,7 @@
  * in signal context.
  */
 #include "gateway/gateway_internal.h"
+#include "gateway/pipeline_guard.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -98,6 +99,7 @@ static void server_free(gw_server_t *s)
 {
     gw_sessions_free(s);
     gw_backends_free(s);
+    gw_guards_free(s->guards);
     gw_config_free(s->cfg);
     free(s->agent_id);
     free(s->guards_mode);
@@ -222,12 +224,19 @@ int gw_run(const gw_options_t *o)
         fprintf(stderr, "failed to generate an agent id\n");
         goto out;
     }
-    gw_log(GW_LOG_INFO, "startup", "Guards enforcement disabled (sessions auto-created for standard MCP client compatibility)");
     if (!gw_backends_init(&s, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         gw_log_md(GW_LOG_ERROR, "startup", "%s", err.msg);
         goto out;
     }
+    if (!s.agents || !gw_guards_init(&s, &err)) {
+        fprintf(stderr, "failed to initialize guards: %s\n", s.agents ? err.msg : "out of memory");
+        goto out;
+    }
+    if (gw_guards_enabled(s.guards))
+        gw_log(GW_LOG_INFO, "startup", "Guards enforcement enabled with mode: %s", s.guards_mode);
+    else
+        gw_log(GW_LOG_INFO, "startup", "Guards enforcement disabled (sessions auto-created for standard MCP client compatibility)");
     gw_backends_discover(&s);
 
     s.listen_fd = gw_listen_socket(o->listen, &s.port, &err);

@@ -225,8 +225,11 @@ void gw_session_cancel(gw_server_t *s, gw_session_t *x, const json_t *request_id
         return;
     pthread_mutex_lock(&s->lock);
     for (gw_inflight_t *c = x->calls; c; c = c->next)
-        if (c->id_text && !strcmp(c->id_text, t))
+        if (c->id_text && !strcmp(c->id_text, t)) {
             atomic_store(c->cancel, true);
+            if (c->guard_cancel)
+                atomic_store(c->guard_cancel, 1);
+        }
     pthread_mutex_unlock(&s->lock);
     free(t);
 }
