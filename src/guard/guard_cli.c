@@ -133,14 +133,21 @@ static const char *valtype_name(wasm_valtype_t t)
     }
 }
 
+/* "(i32,i32)->i32", the form the load errors use. */
 static json_t *functype_json(const wasm_functype_t *f)
 {
-    json_t *p = json_array(), *r = json_array();
-    for (uint32_t i = 0; i < f->nparams; i++)
-        json_array_append_new(p, json_string(valtype_name(f->params[i])));
-    for (uint32_t i = 0; i < f->nresults; i++)
-        json_array_append_new(r, json_string(valtype_name(f->results[i])));
-    return json_pack("{s:o,s:o}", "params", p, "results", r);
+    char buf[512];
+    size_t off = 0;
+    off += (size_t)snprintf(buf + off, sizeof buf - off, "(");
+    for (uint32_t i = 0; i < f->nparams && off < sizeof buf; i++)
+        off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s", i ? "," : "", valtype_name(f->params[i]));
+    if (off < sizeof buf)
+        off += (size_t)snprintf(buf + off, sizeof buf - off, ")->%s", f->nresults == 1 ? "" : "(");
+    for (uint32_t i = 0; i < f->nresults && off < sizeof buf; i++)
+        off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s", i ? "," : "", valtype_name(f->results[i]));
+    if (f->nresults != 1 && off < sizeof buf)
+        snprintf(buf + off, sizeof buf - off, ")");
+    return json_string(buf);
 }
 
 static const char *kind_name(wasm_externkind_t k)
@@ -223,6 +230,16 @@ static int cmd_info(const char *path, const cli_t *o)
                             "valid_guard", g != NULL);
     if (!g)
         json_object_set_new(out, "error", json_string(err.msg));
+    /* What the host will do differently from what an author might expect. */
+    json_t *notes = json_array();
+    wasm_export_info_t ex;
+    if (wasm_module_find_export(mod, "_initialize", &ex) || wasm_module_find_export(mod, "_start", &ex))
+        json_array_append_new(notes, json_string("_initialize/_start is never called: the guard must work without "
+                                                 "an init call"));
+    if (!wasm_module_find_export(mod, "alloc", &ex) || !wasm_module_find_export(mod, "dealloc", &ex))
+        json_array_append_new(notes, json_string("no alloc/dealloc: the host puts buffers in pages it grows above "
+                                                 "the guard's memory"));
+    json_object_set_new(out, "notes", notes);
     print_json(out);
     json_decref(out);
     guard_close(g);
