@@ -355,7 +355,9 @@ typedef struct difc_filtered_item {
 
 typedef struct difc_filter_outcome {
     json_t *result;           /* owned: what the client gets, backend shape
-                                 kept (departure 8) */
+                                 kept (departure 8); shares nothing with the
+                                 backend result or `filtered`, so the caller
+                                 may edit it (append the notice) */
     size_t total;             /* items judged */
     size_t accessible;
     difc_filtered_item_t *filtered;

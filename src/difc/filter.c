@@ -127,8 +127,10 @@ char *difc_json_dump_compact(const json_t *v)
 static json_t *envelope_with_text(const json_t *root, json_t *value)
 {
     if (!json_is_object(root) || !json_is_array(json_object_get(root, "content")))
-        return json_incref(value);
-    json_t *env = json_copy((json_t *)root); /* shallow: keys shared */
+        return json_deep_copy(value); /* shares nothing with the labels */
+    /* A deep copy: the result is the caller's to edit (e.g. to append the
+     * notice) and must share nothing with the filtered items' data. */
+    json_t *env = json_deep_copy(root);
     char *text = difc_json_dump_compact(value);
     json_t *item = json_object();
     json_t *content = json_array();
