@@ -541,6 +541,90 @@ static void test_discovered_guard_wins_over_the_configured_one(void **state)
     json_decref(g);
 }
 
+/* ---------------------------------------------------- the SDK client -- */
+
+static bool file_has(const char *srv, const char *needle)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s.log", logs, srv);
+    char *text = read_file(path);
+    bool has = strstr(text, needle) != NULL;
+    free(text);
+    return has;
+}
+
+static const char *field(json_t *out, const char *scenario, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(out, scenario), key));
+}
+
+/* The same scenarios through @modelcontextprotocol/sdk (pipeline_sdk.mjs). */
+static void test_sdk_client_sees_the_same_enforcement(void **state)
+{
+    (void)state;
+    char script[512];
+    snprintf(script, sizeof script, "%s/integration/pipeline_sdk.mjs", fg_tests_dir());
+    const char *argv[] = {fg_node_bin(), script, gw.url_base, gw.auth, "sdk-", NULL};
+    fg_proc_t p;
+    assert_true(fg_spawn(&p, (char *const *)argv, NULL, NULL, true));
+    size_t len = 0, cap = 65536;
+    char *buf = malloc(cap);
+    ssize_t n;
+    while ((n = read(p.out_fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)n;
+        if (cap - len < 4096)
+            buf = realloc(buf, cap *= 2);
+    }
+    buf[len] = 0;
+    close(p.out_fd);
+    int st = fg_proc_wait(&p, 10000);
+    json_t *out = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+    if (!out || json_object_get(out, "scriptError")) {
+        char *e = fg_proc_stderr(&p);
+        fail_msg("pipeline_sdk.mjs (status %d): %s\nstderr: %s", st, buf, e);
+    }
+    free(buf);
+    /* Filter mode. */
+    assert_non_null(strstr(field(out, "notes", "text"), "Release 1.2 ships on Friday."));
+    const char *list = field(out, "list", "text");
+    assert_non_null(strstr(list, "Crash on empty config"));
+    assert_null(strstr(list, "staging database"));
+    assert_non_null(strstr(list, "[Filtered] 2 item(s) in this response were removed by secrecy policy"));
+    assert_non_null(strstr(field(out, "private", "error"), "[Filtered] issue:demo/tracker#2 exists but is not accessible"));
+    assert_non_null(strstr(field(out, "write", "error"), "DIFC Violation: "));
+    assert_false(file_has("demo", "sdk write never arrives"));
+    json_t *labels = json_object_get(out, "readerLabels");
+    assert_int_equal(json_array_size(json_object_get(labels, "secrecy")), 0);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(labels, "integrity"), 0)), NONE_I);
+    /* Strict mode. */
+    assert_non_null(strstr(field(out, "strictList", "error"),
+                           "DIFC policy violation: 2 of 6 items in response are not accessible to agent sdk-strict"));
+    /* Propagate, then the public sink. */
+    assert_null(field(out, "sinkBefore", "error"));
+    assert_non_null(strstr(field(out, "propList", "text"), "staging database"));
+    labels = json_object_get(out, "taintedLabels");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(labels, "secrecy"), 0)),
+                        "private:demo/tracker");
+    assert_non_null(strstr(field(out, "sinkAfter", "error"), "DIFC Violation: "));
+    assert_true(file_has("sink", "sdk before"));
+    assert_false(file_has("sink", "sdk after"));
+    /* Trap, loop. */
+    assert_non_null(strstr(field(out, "trap", "error"), "guard labeling failed: resource labeling failed: "));
+    assert_non_null(strstr(field(out, "afterTrap", "text"), "Crash on empty config"));
+    assert_true(json_is_true(json_object_get(json_object_get(out, "trapHealth"), "healthy")));
+    assert_non_null(strstr(field(out, "loop", "error"), "deadline"));
+    json_int_t ms = json_integer_value(json_object_get(json_object_get(out, "loop"), "ms"));
+    assert_true(ms >= 9000 && ms < 30000);
+    assert_non_null(strstr(field(out, "afterLoop", "text"), "Crash on empty config"));
+    /* Tool-call limit. */
+    json_t *lim = json_object_get(out, "limit");
+    assert_null(json_object_get(json_array_get(lim, 0), "error"));
+    assert_null(json_object_get(json_array_get(lim, 1), "error"));
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(lim, 2), "error")),
+                           "tool call limit reached for \"list_public_notes\" (max: 2)"));
+    json_decref(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -555,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_guard_error_code_fails_the_call_and_keeps_the_guard_healthy),
         cmocka_unit_test(test_tool_call_limit_per_agent),
         cmocka_unit_test(test_discovered_guard_wins_over_the_configured_one),
+        cmocka_unit_test(test_sdk_client_sees_the_same_enforcement),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
