@@ -32,13 +32,17 @@
  * wasm_compile_func), the rest were folded into immediates. */
 #define POOL_MAX 256u
 
-enum { E_STACK, E_LOCAL, E_CONST };
+/* Where an operand's value lives: its own stack slot, a local, the const
+ * area, or (E_ADDI) nowhere yet: it is `slot + imm` (i32 wrap-around), an
+ * address computation kept lazy so a load/store can absorb it. An E_ADDI's
+ * source is a local, a constant or the entry's own stack slot. */
+enum { E_STACK, E_LOCAL, E_CONST, E_ADDI };
 
 typedef struct ventry {
     uint8_t type;
     uint8_t kind;
     uint16_t slot;
-    uint64_t val; /* E_CONST */
+    uint64_t val; /* E_CONST; E_ADDI: the immediate */
 } ventry_t;
 
 enum { K_BLOCK, K_LOOP, K_IF, K_ELSE, K_FUNC };
@@ -245,7 +249,8 @@ static const char *tname(uint8_t t) {
     return "any";
 }
 
-static bool pop_e(comp_t *c, uint8_t want, ventry_t *out) {
+/* Pops without materializing (the caller handles every entry kind). */
+static bool pop_raw(comp_t *c, uint8_t want, ventry_t *out) {
     ctrl_t *f = &c->ctl[c->nctl - 1];
     if (c->h == f->height) {
         if (f->unreachable) {
@@ -261,9 +266,30 @@ static bool pop_e(comp_t *c, uint8_t want, ventry_t *out) {
     return true;
 }
 
+static void materialize(comp_t *c, uint32_t k);
+
+/* Pops an operand whose value must be in a slot (an E_ADDI is computed into
+ * its stack slot now; that instruction stays foldable into a local.set). */
+static bool pop_e(comp_t *c, uint8_t want, ventry_t *out) {
+    if (!pop_raw(c, want, out))
+        return false;
+    if (out->kind == E_ADDI) {
+        uint32_t start = c->ncode;
+        materialize(c, c->h);
+        *out = c->stk[c->h];
+        if (reachable(c)) {
+            c->fold_ok = true;
+            c->fold_start = start;
+            c->fold_end = c->ncode;
+            c->fold_op = OP_I32_ADDI;
+        }
+    }
+    return true;
+}
+
 static bool pop(comp_t *c, uint8_t want) {
     ventry_t e;
-    return pop_e(c, want, &e);
+    return pop_raw(c, want, &e);
 }
 
 /* Copies entry k into its canonical stack slot if it lives elsewhere. */
@@ -271,8 +297,12 @@ static void materialize(comp_t *c, uint32_t k) {
     ventry_t *e = &c->stk[k];
     if (e->kind == E_STACK)
         return;
-    if (reachable(c))
-        emit2(c, OP_MOV, stack_slot(k), e->slot, 0);
+    if (reachable(c)) {
+        if (e->kind == E_ADDI)
+            emit2(c, OP_I32_ADDI, stack_slot(k), e->slot, (uint32_t)e->val);
+        else
+            emit2(c, OP_MOV, stack_slot(k), e->slot, 0);
+    }
     e->kind = E_STACK;
     e->slot = stack_slot(k);
 }
@@ -284,7 +314,16 @@ static void materialize_from(comp_t *c, uint32_t from) {
 
 static void materialize_local(comp_t *c, uint32_t local) {
     for (uint32_t k = 0; k < c->h; k++)
-        if (c->stk[k].kind == E_LOCAL && c->stk[k].slot == local)
+        if ((c->stk[k].kind == E_LOCAL || c->stk[k].kind == E_ADDI) && c->stk[k].slot == local)
+            materialize(c, k);
+}
+
+/* Computes lazy addresses among the top n entries (before a branch reads
+ * their slots). */
+static void settle(comp_t *c, uint32_t n) {
+    ctrl_t *f = &c->ctl[c->nctl - 1];
+    for (uint32_t k = c->h - n; k < c->h; k++)
+        if (k >= f->height && c->stk[k].kind == E_ADDI)
             materialize(c, k);
 }
 
@@ -403,6 +442,7 @@ static void emit_moves(comp_t *c, const ctrl_t *t) {
 
 static void emit_return(comp_t *c) {
     uint32_t n = c->out->nresults;
+    settle(c, n);
     if (n == 0) {
         emit_op(c, OP_RETURN0);
     } else if (n == 1) {
@@ -631,6 +671,10 @@ static bool emit_numeric(comp_t *c, int nin, uint8_t tin, uint8_t tout, int op) 
             if ((int64_t)b.val == (int32_t)b.val)
                 iop = OP_I64_ADDI;
             break;
+        }
+        if (iop == OP_I32_ADDI) {
+            ventry_t e = {.type = WASM_I32, .kind = E_ADDI, .slot = a.slot, .val = imm};
+            return push_e(c, e);
         }
         if (iop >= 0) {
             st = emit2(c, iop, d, a.slot, imm);
@@ -889,8 +933,11 @@ static bool compile_body(comp_t *c) {
             ctrl_t *t = &c->ctl[c->nctl - 1 - depth];
             if (!check_label(c, t))
                 return false;
-            if (reachable(c) && !branch_to(c, depth))
-                return false;
+            if (reachable(c)) {
+                settle(c, label_arity(t));
+                if (!branch_to(c, depth))
+                    return false;
+            }
             set_unreachable(c);
             break;
         }
@@ -910,6 +957,7 @@ static bool compile_body(comp_t *c) {
                 return false;
             if (!reachable(c))
                 break;
+            settle(c, label_arity(t));
             if (t->kind == K_FUNC) {
                 if (c->out->nresults > 1)
                     materialize_from(c, c->h - c->out->nresults);
@@ -960,7 +1008,7 @@ static bool compile_body(comp_t *c) {
                     ok = check_label(c, t);
             }
             if (ok && reachable(c)) {
-                materialize_from(c, c->h - arity);
+                materialize_from(c, c->h - arity); /* also settles lazy addresses */
                 uint32_t st = emit1h(c, OP_BR_TABLE, idx.slot, n);
                 uint32_t tab = c->ncode;
                 for (uint32_t i = 0; i <= n; i++)
@@ -1202,7 +1250,7 @@ static bool compile_body(comp_t *c) {
                                       OP_I64_LOAD32_U};
             uint32_t k = opc - 0x28, off;
             ventry_t a;
-            if (!read_memarg(c, nat[k], &off) || !pop_e(c, WASM_I32, &a))
+            if (!read_memarg(c, nat[k], &off) || !pop_raw(c, WASM_I32, &a))
                 return false;
             if (!reachable(c)) {
                 if (!push(c, ty[k]))
@@ -1211,8 +1259,17 @@ static bool compile_body(comp_t *c) {
             }
             int lop = ops[k];
             uint16_t asl = a.slot;
-            if (off == 0 && addr_fusable(c, a, &asl, &off))
+            if (a.kind == E_ADDI && off == 0) {
                 lop = OP_I32_LOADW + (lop - OP_I32_LOAD);
+                off = (uint32_t)a.val;
+            } else if (a.kind == E_ADDI) {
+                c->h++;
+                ventry_t m;
+                pop_e(c, WASM_I32, &m);
+                asl = m.slot;
+            } else if (off == 0 && addr_fusable(c, a, &asl, &off)) {
+                lop = OP_I32_LOADW + (lop - OP_I32_LOAD);
+            }
             uint32_t st = emit2(c, lop, stack_slot(c->h), asl, off);
             if (!push_result(c, ty[k], st, lop))
                 return false;
@@ -1226,13 +1283,22 @@ static bool compile_body(comp_t *c) {
                                       OP_I32_STORE16, OP_I64_STORE8, OP_I64_STORE16, OP_I64_STORE32};
             uint32_t k = opc - 0x36, off;
             ventry_t a, v;
-            if (!read_memarg(c, nat[k], &off) || !pop_e(c, ty[k], &v) || !pop_e(c, WASM_I32, &a))
+            if (!read_memarg(c, nat[k], &off) || !pop_e(c, ty[k], &v) || !pop_raw(c, WASM_I32, &a))
                 return false;
             if (reachable(c)) {
                 int sop = ops[k];
                 uint16_t asl = a.slot;
-                if (off == 0 && addr_fusable(c, a, &asl, &off))
+                if (a.kind == E_ADDI && off == 0) {
                     sop = OP_I32_STOREW + (sop - OP_I32_STORE);
+                    off = (uint32_t)a.val;
+                } else if (a.kind == E_ADDI) {
+                    c->h++;
+                    ventry_t m;
+                    pop_e(c, WASM_I32, &m);
+                    asl = m.slot;
+                } else if (off == 0 && addr_fusable(c, a, &asl, &off)) {
+                    sop = OP_I32_STOREW + (sop - OP_I32_STORE);
+                }
                 emit2(c, sop, asl, v.slot, off);
             }
             break;

@@ -249,7 +249,9 @@ typedef int32_t __attribute__((may_alias)) i32a_t;
 
 #define NEXT() goto *pc->h
 #define SKIP(n) do { pc += (n); NEXT(); } while (0)
-#define TRAP(k) do { trap_kind = (k); goto trap; } while (0)
+/* One label per kind: setting the kind on the hot path (which GCC hoists
+ * above the bounds check) would cost an instruction per access. */
+#define TRAP(k) goto trap_##k
 /* One load and a well-predicted branch. With fuel, `intr` points at a flag
  * that is always set, so every check takes the slow path that counts. */
 #define CHECK_INTR() do { \
@@ -328,7 +330,6 @@ static wasm_status_t run(run_t *R) {
     atomic_int *const intr = R->fuel != INT64_MAX ? &always_set : real_intr;
     int64_t fuel = R->fuel != INT64_MAX ? R->fuel : -1;
     wasm_trap_t *const trap = R->trap;
-    wasm_trap_kind_t trap_kind = WASM_TRAP_NONE;
 
     const wcode_t *cur = R->fn->code;
     wasm_instance_t *inst = R->fn->inst;
@@ -904,8 +905,18 @@ done:
 interrupted:
     ex->depth = base_depth;
     return WASM_INTERRUPTED;
-trap:
-    trap_set(trap, trap_kind);
+#define TRAP_LABEL(k) trap_##k: trap_set(trap, k); goto trapped;
+    TRAP_LABEL(WASM_TRAP_UNREACHABLE)
+    TRAP_LABEL(WASM_TRAP_MEMORY_OOB)
+    TRAP_LABEL(WASM_TRAP_TABLE_OOB)
+    TRAP_LABEL(WASM_TRAP_DIV_BY_ZERO)
+    TRAP_LABEL(WASM_TRAP_INT_OVERFLOW)
+    TRAP_LABEL(WASM_TRAP_INVALID_CONVERSION)
+    TRAP_LABEL(WASM_TRAP_UNDEFINED_ELEMENT)
+    TRAP_LABEL(WASM_TRAP_UNINITIALIZED_ELEMENT)
+    TRAP_LABEL(WASM_TRAP_INDIRECT_CALL_MISMATCH)
+    TRAP_LABEL(WASM_TRAP_STACK_EXHAUSTED)
+trapped:
     set_func_name(trap, cur);
     ex->depth = base_depth;
     return WASM_TRAPPED;
