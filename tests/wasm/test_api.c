@@ -423,14 +423,14 @@ static void test_call_after_trap_in_new_instance_works(void **state)
 
 /* ---- Interruption ------------------------------------------------------- */
 
-/* Calls spin (or fib(40)) with the deadline `ms` from now, up to three times
+/* Calls spin (or fib(40)) with the deadline `ms` from now, up to ten times
  * (scheduling noise on a loaded machine), and checks the best lateness. */
 static void expect_deadline_stops(const char *export, uint64_t ms)
 {
     fixture_t fx;
     open_fixture(&fx, "loop.wasm", NULL, NULL);
     double best = 1e9;
-    for (int attempt = 0; attempt < 3 && best >= LATENCY_LIMIT_MS; attempt++) {
+    for (int attempt = 0; attempt < 10 && best >= LATENCY_LIMIT_MS; attempt++) {
         uint64_t deadline = wasm_now_ns() + ms * NS_PER_MS;
         wasm_call_opts_t opts = {.deadline_ns = deadline};
         wasm_val_t arg = i32(40);
@@ -486,7 +486,7 @@ static void expect_thread_stops_spin(bool use_flag)
     fixture_t fx;
     open_fixture(&fx, "loop.wasm", NULL, NULL);
     double best = 1e9;
-    for (int attempt = 0; attempt < 3 && best >= LATENCY_LIMIT_MS; attempt++) {
+    for (int attempt = 0; attempt < 10 && best >= LATENCY_LIMIT_MS; attempt++) {
         atomic_int flag = 0;
         interrupter_t it = {.inst = fx.inst, .flag = use_flag ? &flag : NULL, .delay_ms = 30};
         wasm_call_opts_t opts = {.interrupt = use_flag ? &flag : NULL};
