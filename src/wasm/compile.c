@@ -1154,7 +1154,7 @@ static bool compile_body(comp_t *c) {
                 c->written[i] = true;
                 bool aliased = false;
                 for (uint32_t k = 0; k < c->h; k++)
-                    if (c->stk[k].kind == E_LOCAL && c->stk[k].slot == i)
+                    if ((c->stk[k].kind == E_LOCAL || c->stk[k].kind == E_ADDI) && c->stk[k].slot == i)
                         aliased = true;
                 if (!aliased && v.kind == E_STACK && fold_matches(c, v.slot)) {
                     cell_t *cl = &c->code[c->fold_start + 1];
