@@ -5,8 +5,10 @@
  * memory limits and bounds, exports and signatures, the start function, and
  * calls the host gets wrong.
  *
- * Usage: test_api [GLOB]   runs only the tests whose name matches GLOB
- * (the `tsan` ctest runs the threaded ones this way).
+ * Usage: test_api [GLOB] [--skip GLOB]   runs only the tests whose name
+ * matches the first GLOB (the `tsan` ctests run the threaded ones this way),
+ * leaving out those matching the second (ctest leaves out known engine
+ * bugs this way: FLOWGATE_WASM_API_KNOWN_FAILING in CMakeLists.txt).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,10 +17,12 @@
 #include <cmocka.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "wasm/wasm.h"
 
@@ -542,6 +546,58 @@ static void test_interrupt_own_flag_is_cleared_at_start_of_each_call(void **stat
     assert_int_equal(call_i32(&fx, "quick", NULL, 0, &r, NULL, NULL), WASM_OK);
     assert_int_equal(r, 5);
     close_fixture(&fx);
+}
+
+/* Infinite loops whose body is one (possibly fused) branch to itself: the
+ * back-edge has length zero, and must still be checked. A watchdog turns a
+ * hang into a named failure instead of a ctest timeout. */
+static const char *const self_loops[] = {"self_br",        "self_br_if",         "self_br_if_eqz", "self_br_if_lt_imm",
+                                         "self_br_if_lt", "self_br_if_ne_zero", "self_br_table"};
+static const char *volatile watchdog_what;
+
+static void watchdog_fired(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test_api: watchdog: call never interrupted: ";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    w = write(2, (const char *)watchdog_what, strlen((const char *)watchdog_what));
+    w = write(2, "\n", 1);
+    (void)w;
+    _exit(1);
+}
+
+static void expect_self_loops_stop(bool by_fuel)
+{
+    fixture_t fx;
+    open_fixture(&fx, "loop.wasm", NULL, NULL);
+    signal(SIGALRM, watchdog_fired);
+    for (size_t i = 0; i < sizeof self_loops / sizeof self_loops[0]; i++) {
+        wasm_call_opts_t opts = {0};
+        if (by_fuel)
+            opts.fuel = 1000;
+        else
+            opts.deadline_ns = wasm_now_ns() + 20 * NS_PER_MS;
+        watchdog_what = self_loops[i];
+        alarm(20);
+        wasm_status_t st = call_i32(&fx, self_loops[i], NULL, 0, NULL, &opts, NULL);
+        alarm(0);
+        if (st != WASM_INTERRUPTED)
+            fail_msg("%s: status %d, expected WASM_INTERRUPTED", self_loops[i], (int)st);
+    }
+    signal(SIGALRM, SIG_DFL);
+    close_fixture(&fx);
+}
+
+static void test_interrupt_deadline_stops_one_instruction_loops(void **state)
+{
+    (void)state;
+    expect_self_loops_stop(false);
+}
+
+static void test_interrupt_fuel_bounds_one_instruction_loops(void **state)
+{
+    (void)state;
+    expect_self_loops_stop(true);
 }
 
 static void test_interrupt_fuel_bounds_infinite_loop(void **state)
@@ -1122,6 +1178,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_interrupt_external_flag_already_set_stops_at_entry),
         cmocka_unit_test(test_interrupt_own_flag_is_cleared_at_start_of_each_call),
         cmocka_unit_test(test_interrupt_fuel_bounds_infinite_loop),
+        cmocka_unit_test(test_interrupt_deadline_stops_one_instruction_loops),
+        cmocka_unit_test(test_interrupt_fuel_bounds_one_instruction_loops),
         cmocka_unit_test(test_memory_grow_capped_by_instance_limit),
         cmocka_unit_test(test_memory_grow_capped_by_module_maximum),
         cmocka_unit_test(test_instance_new_fails_when_module_needs_more_memory_than_limit),
@@ -1144,7 +1202,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_garbage_and_truncated_modules_are_malformed),
         cmocka_unit_test(test_ill_typed_module_is_invalid),
     };
-    if (argc > 1)
-        cmocka_set_test_filter(argv[1]);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--skip") == 0 && i + 1 < argc)
+            cmocka_set_skip_filter(argv[++i]);
+        else
+            cmocka_set_test_filter(argv[i]);
+    }
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
