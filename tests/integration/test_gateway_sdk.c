@@ -296,8 +296,12 @@ static void test_sigterm_reaps_backends_and_flushes_logs(void **state)
     assert_non_null(strstr(buf, "Shutting down"));
 }
 
-int main(void)
+/* argv[1], if given, selects tests by name pattern (cmocka filter): the
+ * ThreadSanitizer build registers a subset. */
+int main(int argc, char **argv)
 {
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sdk_client_routed_mode),
         cmocka_unit_test(test_sdk_client_unified_mode),
