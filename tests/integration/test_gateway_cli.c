@@ -3,6 +3,7 @@
  * document and nothing else on stdout (spec: gateway §1, §4.14, §8 cases
  * 1–4, 27–30). */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -326,6 +327,34 @@ static void test_tls_serves_https_and_rejects_bad_files(void **state)
     free(d);
 }
 
+static void test_validate_env_names_what_is_missing(void **state)
+{
+    (void)state;
+    unsetenv("MCP_GATEWAY_PORT");
+    unsetenv("MCP_GATEWAY_DOMAIN");
+    unsetenv("MCP_GATEWAY_AGENT_ID");
+    unsetenv("MCP_GATEWAY_API_KEY");
+    setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock", 1);
+    const char *args[] = {"--config-stdin", "--validate-env", "--log-dir", "/tmp/fg-cli-test-logs", NULL};
+    expect_fail(args, "{}", "environment validation failed: Environment validation failed:");
+    expect_fail(args, "{}", "Required environment variables not set: MCP_GATEWAY_PORT, MCP_GATEWAY_DOMAIN, MCP_GATEWAY_AGENT_ID");
+    expect_fail(args, "{}", "Docker daemon is not accessible");
+    unsetenv("DOCKER_HOST");
+}
+
+static void test_sigint_is_a_clean_shutdown(void **state)
+{
+    (void)state;
+    const char *cfg = "{\"mcpServers\":{\"x\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:9/mcp\",\"connectTimeout\":1}},"
+                      "\"gateway\":{\"port\":1,\"domain\":\"localhost\",\"agentId\":\"int-agent\"}}";
+    fg_gateway_t g;
+    assert_true(fg_gateway_start(&g, cfg, NULL, 30000));
+    kill(g.proc.pid, SIGINT);
+    assert_int_equal(fg_proc_wait(&g.proc, 15000), 0);
+    close(g.proc.out_fd);
+    json_decref(g.doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +372,8 @@ int main(void)
         cmocka_unit_test(test_env_file_feeds_config_expansion),
         cmocka_unit_test(test_hmac_signing_guards_mcp_routes),
         cmocka_unit_test(test_tls_serves_https_and_rejects_bad_files),
+        cmocka_unit_test(test_validate_env_names_what_is_missing),
+        cmocka_unit_test(test_sigint_is_a_clean_shutdown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
