@@ -541,6 +541,41 @@ static void test_discovered_guard_wins_over_the_configured_one(void **state)
     json_decref(g);
 }
 
+/* --guard-policy-json overrides every server's policy (§3.10 step 1): a
+ * second gateway whose demo server has no guard-policies of its own. */
+static void test_global_policy_override_applies_to_the_server(void **state)
+{
+    (void)state;
+    char log[700];
+    snprintf(log, sizeof log, "%s/global.log", logs);
+    json_t *cfg = json_pack("{s:{s:{s:s,s:s,s:[],s:s,s:{s:s}}},s:{s:{s:s,s:s}},s:{s:i,s:s,s:s}}", "mcpServers", "demo",
+                            "type", "stdio", "command", DEMO_SERVER, "args", "guard", "demo", "env", "DEMO_SERVER_LOG",
+                            log, "guards", "demo", "type", "wasm", "path", DEMO_GUARD, "gateway", "port", 8000, "domain",
+                            "localhost", "agentId", "e2e-key");
+    char *text = json_dumps(cfg, JSON_COMPACT);
+    json_decref(cfg);
+    const char *extra[] = {"--guard-policy-json",
+                           "{\"allow-only\":{\"repos\":[\"demo/tracker\"],\"min-integrity\":\"approved\"}}", NULL};
+    fg_gateway_t g2;
+    bool ok = fg_gateway_start(&g2, text, extra, 60000);
+    free(text);
+    assert_true(ok);
+    client_t c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.url, sizeof c.url, "%s/mcp/demo", g2.url_base);
+    snprintf(c.agent_hdr, sizeof c.agent_hdr, "X-Agent-ID: global");
+    json_decref(post(&c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+                         "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"e2e\",\"version\":\"1\"}}}"));
+    json_t *r = call(&c, "list_issues", "{}");
+    assert_null(error_of(r));
+    const char *t = text_of(r);
+    assert_non_null(strstr(t, "staging database")); /* private, and in scope */
+    assert_null(strstr(t, "Please add dark mode")); /* #5, an outsider's */
+    assert_non_null(strstr(t, "[Filtered] 3 item(s) in this response were removed by integrity policy"));
+    json_decref(r);
+    assert_int_equal(fg_gateway_stop(&g2), 0);
+}
+
 /* ---------------------------------------------------- the SDK client -- */
 
 static bool file_has(const char *srv, const char *needle)
@@ -639,6 +674,7 @@ int main(void)
         cmocka_unit_test(test_guard_error_code_fails_the_call_and_keeps_the_guard_healthy),
         cmocka_unit_test(test_tool_call_limit_per_agent),
         cmocka_unit_test(test_discovered_guard_wins_over_the_configured_one),
+        cmocka_unit_test(test_global_policy_override_applies_to_the_server),
         cmocka_unit_test(test_sdk_client_sees_the_same_enforcement),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
