@@ -163,7 +163,9 @@ static bool step_call_backend(gw_call_t *c)
     if (c->progress_token)
         json_object_set_new(params, "_meta", json_pack("{s:O}", "progressToken", c->progress_token));
     mcp_call_opts_t opts = {0};
-    opts.deadline_ms = mcp_now_ms() + (int64_t)timeout_s * 1000;
+    /* One deadline for the whole call (guard-abi §1.10): the guard rows
+     * started it; without them, from now. */
+    opts.deadline_ms = c->guard.started ? c->guard.deadline_ms : mcp_now_ms() + (int64_t)timeout_s * 1000;
     opts.cancel = &c->cancel;
     opts.on_notification = forward_notification;
     opts.notify_ud = c;
