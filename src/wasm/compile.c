@@ -89,6 +89,7 @@ typedef struct comp {
     uint32_t nconsts;
 
     const void *const *handlers;
+    bool plain; /* m->plain: no deferral, folding or fusion (test oracle) */
     /* Straight-line code at function entry: declared locals still hold
      * their zero, so clang's "local.set x (i32.const 0)" can be dropped. */
     bool straight;
@@ -234,7 +235,7 @@ static bool push_result(comp_t *c, uint8_t type, uint32_t start, int op) {
 /* Whether the last emitted instruction is foldable and wrote `slot` (the
  * value just popped): only then may it be rewritten or fused. */
 static bool fold_matches(comp_t *c, uint16_t slot) {
-    return c->fold_ok && c->ncode == c->fold_end && (uint16_t)(c->code[c->fold_start + 1].u & 0xffff) == slot;
+    return !c->plain && c->fold_ok && c->ncode == c->fold_end && (uint16_t)(c->code[c->fold_start + 1].u & 0xffff) == slot;
 }
 
 static const char *tname(uint8_t t) {
@@ -336,7 +337,7 @@ static bool push_const(comp_t *c, uint8_t type, uint64_t bits) {
             break;
     if (i == c->nconsts && c->nconsts < POOL_MAX)
         c->consts[c->nconsts++] = bits;
-    if (i < c->nconsts) {
+    if (i < c->nconsts && !c->plain) {
         ventry_t e = {.type = type, .kind = E_CONST, .slot = (uint16_t)(CONST_BASE + i), .val = bits};
         return push_e(c, e);
     }
@@ -657,7 +658,7 @@ static bool emit_numeric(comp_t *c, int nin, uint8_t tin, uint8_t tout, int op) 
         return push(c, tout);
     uint16_t d = stack_slot(c->h);
     uint32_t st;
-    if (nin == 2 && b.kind == E_CONST) {
+    if (nin == 2 && b.kind == E_CONST && !c->plain) {
         int iop = -1;
         uint32_t imm = (uint32_t)b.val;
         switch (op) {
@@ -1136,6 +1137,8 @@ static bool compile_body(comp_t *c) {
                 e = (ventry_t){.type = c->locals[i], .kind = E_STACK, .slot = stack_slot(c->h)};
             if (!push_e(c, e))
                 return false;
+            if (c->plain)
+                materialize(c, c->h - 1);
             break;
         }
         case 0x21:   /* local.set */
@@ -1181,6 +1184,8 @@ static bool compile_body(comp_t *c) {
                     e = (ventry_t){.type = c->locals[i], .kind = E_STACK, .slot = stack_slot(c->h)};
                 if (!push_e(c, e))
                     return false;
+                if (c->plain)
+                    materialize(c, c->h - 1);
             }
             break;
         }
@@ -1557,7 +1562,7 @@ static bool read_locals(comp_t *c, const wasm_functype_t *ft) {
     c->written = calloc(total + 1, sizeof(bool));
     if (!c->locals || !c->written)
         return nomem(c);
-    c->straight = true;
+    c->straight = !c->plain;
     memcpy(c->locals, ft->params, ft->nparams * sizeof(wasm_valtype_t));
     c->nlocals = ft->nparams;
     c->r.p = save;
@@ -1579,6 +1584,7 @@ bool wasm_compile_func(wasm_module_t *m, uint32_t defidx, wasm_load_error_t *why
     c.r = (reader_t){.base = m->bytes, .p = fn->body, .end = fn->body + fn->body_len, .why = why, .err = err};
     c.m = m;
     c.handlers = wasm_interp_handlers();
+    c.plain = m->plain;
     c.out = &fn->code;
     wcode_t *out = &fn->code;
     out->type = ft;

@@ -285,11 +285,11 @@ typedef int32_t __attribute__((may_alias)) i32a_t;
         CT x_ = (CT)fp[F1].TI; memcpy(mem + ea, &x_, n); SKIP(2); }
 #define BRCMP(name, T, expr) L_##name: { \
         T x = fp[F0].T; T y = fp[F1].T; (void)y; \
-        if (expr) { int32_t rel_ = HIS; pc += rel_; if (rel_ < 0) CHECK_INTR(); NEXT(); } \
+        if (expr) { int32_t rel_ = HIS; pc += rel_; if (rel_ <= 0) CHECK_INTR(); NEXT(); } \
         SKIP(2); }
 #define BRCMPI(name, T, expr) L_##name: { \
         T x = fp[F0].T; T y = (T)IMM16; \
-        if (expr) { int32_t rel_ = HIS; pc += rel_; if (rel_ < 0) CHECK_INTR(); NEXT(); } \
+        if (expr) { int32_t rel_ = HIS; pc += rel_; if (rel_ <= 0) CHECK_INTR(); NEXT(); } \
         SKIP(2); }
 #define LOADW(name, CT, TO, n) L_##name: { \
         uint64_t ea = (uint32_t)(fp[F1].u32 + HI); \
@@ -495,7 +495,7 @@ L_BR_TABLE: {
             i = n;
         int64_t rel = pc[2 + i].i;
         pc += rel;
-        if (rel < 0)
+        if (rel <= 0) /* a loop may start at this very instruction */
             CHECK_INTR();
         NEXT();
     }

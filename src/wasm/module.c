@@ -88,7 +88,17 @@ void wasm_module_free(wasm_module_t *m) {
     free(m);
 }
 
+static wasm_module_t *load(const uint8_t *bytes, size_t len, bool plain, wasm_load_error_t *why, err_t *err);
+
 wasm_module_t *wasm_module_load(const uint8_t *bytes, size_t len, wasm_load_error_t *why, err_t *err) {
+    return load(bytes, len, false, why, err);
+}
+
+wasm_module_t *wasm_module_load_plain(const uint8_t *bytes, size_t len, wasm_load_error_t *why, err_t *err) {
+    return load(bytes, len, true, why, err);
+}
+
+static wasm_module_t *load(const uint8_t *bytes, size_t len, bool plain, wasm_load_error_t *why, err_t *err) {
     wasm_load_error_t w = WASM_LOAD_OK;
     if (why)
         *why = WASM_LOAD_OK;
@@ -111,6 +121,7 @@ wasm_module_t *wasm_module_load(const uint8_t *bytes, size_t len, wasm_load_erro
     if (len)
         memcpy(m->bytes, bytes, len);
     m->len = len;
+    m->plain = plain;
     if (!wasm_decode(m, &w, err)) {
         if (w == WASM_LOAD_OK)
             w = WASM_LOAD_MALFORMED;

@@ -188,7 +188,14 @@ struct wasm_module {
 
     /* Backing for wasm_functype_t valtype arrays. */
     wasm_valtype_t *valtypes;
+
+    bool plain; /* compiled without operand deferral, folding or fusion */
 };
+
+/* wasm_module_load with the optimizing translation switched off: a
+ * straightforward stack-slot translation, used as the oracle when
+ * differential-testing the optimizer. */
+wasm_module_t *wasm_module_load_plain(const uint8_t *bytes, size_t len, wasm_load_error_t *why, err_t *err);
 
 /* ---- Runtime objects (refcounted: shared by linker and instances) ---- */
 
