@@ -11,7 +11,7 @@
  *   strict  strict_guard.wasm          prop  propagate_guard.wasm (approved)
  *   sink    a write-sink policy (no guard file: the write-sink guard,
  *           public sink visibility by default)
- *   trap    trap_guard.wasm            loop  loop_guard.wasm (10 s timeout)
+ *   trap, trap5  trap_guard.wasm       loop  loop_guard.wasm (10 s timeout)
  *   fail    filter_guard.wasm (-1 on __fail__)
  *   disc    configured with the demo guard, but a strict guard is
  *           discovered in $MCP_GATEWAY_WASM_GUARDS_DIR/disc/ and wins
@@ -80,6 +80,7 @@ static char *config(void)
     json_object_set_new(servers, "prop", server("prop", "propg", allow_only("approved")));
     json_object_set_new(servers, "sink", server("sink", NULL, json_pack("{s:{s:[s]}}", "write-sink", "accept", "*")));
     json_object_set_new(servers, "trap", server("trap", "trapg", allow_only("none")));
+    json_object_set_new(servers, "trap5", server("trap5", "trapg", allow_only("none")));
     json_t *loop = server("loop", "loopg", allow_only("none"));
     json_object_set_new(loop, "toolTimeout", json_integer(10));
     json_object_set_new(servers, "loop", loop);
@@ -660,6 +661,32 @@ static void test_sdk_client_sees_the_same_enforcement(void **state)
     json_decref(out);
 }
 
+/* Departure 5: a guard that keeps trapping is marked failed, /health says
+ * so, and its server's calls fail closed. Runs last: /health stays
+ * unhealthy afterwards. */
+static void test_a_guard_that_keeps_trapping_is_failed_and_reported(void **state)
+{
+    (void)state;
+    client_t c;
+    open_client(&c, "trap5", "trapper5");
+    for (int i = 0; i < 5; i++) {
+        json_t *r = call(&c, "get_issue", "{\"number\":1,\"note\":\"__trap__\"}");
+        assert_non_null(error_of(r));
+        json_decref(r);
+    }
+    json_t *g = guard_health("trap5");
+    assert_false(json_is_true(json_object_get(g, "healthy")));
+    assert_non_null(json_string_value(json_object_get(g, "error")));
+    json_decref(g);
+    json_t *doc = get_json("/health");
+    assert_string_equal(json_string_value(json_object_get(doc, "status")), "unhealthy");
+    json_decref(doc);
+    json_t *r = call(&c, "get_issue", "{\"number\":1}");
+    assert_non_null(error_of(r));
+    json_decref(r);
+    assert_int_equal(calls_received("trap5", "get_issue"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -676,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_discovered_guard_wins_over_the_configured_one),
         cmocka_unit_test(test_global_policy_override_applies_to_the_server),
         cmocka_unit_test(test_sdk_client_sees_the_same_enforcement),
+        cmocka_unit_test(test_a_guard_that_keeps_trapping_is_failed_and_reported),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
