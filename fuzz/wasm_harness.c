@@ -7,8 +7,6 @@
 
 #include "wasm/wasm.h"
 
-#define FUZZ_FUEL 20000
-#define FUZZ_MAX_VALS 32
 
 static bool stub_host(wasm_instance_t *caller, void *env, const wasm_val_t *args, wasm_val_t *results,
                       wasm_trap_t *trap)
@@ -161,25 +159,12 @@ static void run_module(const uint8_t *data, size_t size)
         return;
     }
     (void)wasm_module_code_size(mod);
-    wasm_linker_t *linker = wasm_linker_new();
+    wasm_linker_t *linker = fuzz_wasm_stub_linker(mod);
     if (!linker) {
         wasm_module_free(mod);
         return;
     }
-    uint32_t nimports = wasm_module_import_count(mod);
-    for (uint32_t i = 0; i < nimports; i++) {
-        wasm_import_info_t im;
-        wasm_module_import(mod, i, &im);
-        /* Duplicates fail to define; the first definition stands. */
-        if (im.kind == WASM_EXTERN_FUNC)
-            (void)wasm_linker_define_func(linker, im.module, im.name, &im.func, stub_host,
-                                          (void *)(uintptr_t)im.func.nresults, NULL);
-        else if (im.kind == WASM_EXTERN_MEMORY)
-            (void)wasm_linker_define_memory(linker, im.module, im.name, 1, 2, NULL);
-        else if (im.kind == WASM_EXTERN_TABLE)
-            (void)wasm_linker_define_table(linker, im.module, im.name, WASM_FUNCREF, 10, 20, NULL);
-    }
-    wasm_limits_t limits = {.max_memory_pages = 16, .max_table_size = 1000, .max_call_depth = 200};
+    wasm_limits_t limits = FUZZ_WASM_LIMITS;
     wasm_inst_error_t iwhy = WASM_INST_OK;
     wasm_instance_t *inst = wasm_instance_new(mod, linker, &limits, &iwhy, &err);
     if (inst) {
@@ -194,14 +179,52 @@ static void run_module(const uint8_t *data, size_t size)
     wasm_module_free(mod);
 }
 
-void fuzz_wasm_one(const uint8_t *data, size_t size)
+bool fuzz_wasm_module_bytes(const uint8_t *data, size_t size, const uint8_t **bytes, size_t *len, uint8_t **owned)
 {
+    *owned = NULL;
     if (size >= 4 && memcmp(data, "\0asm", 4) == 0) {
-        run_module(data, size);
-        return;
+        *bytes = data;
+        *len = size;
+        return true;
     }
     buf_t b = {0};
-    if (wrap_body(data, size, &b))
-        run_module(b.p, b.len);
-    free(b.p);
+    if (!wrap_body(data, size, &b)) {
+        free(b.p);
+        return false;
+    }
+    *owned = b.p;
+    *bytes = b.p;
+    *len = b.len;
+    return true;
+}
+
+wasm_linker_t *fuzz_wasm_stub_linker(const wasm_module_t *mod)
+{
+    wasm_linker_t *linker = wasm_linker_new();
+    if (!linker)
+        return NULL;
+    uint32_t nimports = wasm_module_import_count(mod);
+    for (uint32_t i = 0; i < nimports; i++) {
+        wasm_import_info_t im;
+        wasm_module_import(mod, i, &im);
+        /* Duplicates fail to define; the first definition stands. */
+        if (im.kind == WASM_EXTERN_FUNC)
+            (void)wasm_linker_define_func(linker, im.module, im.name, &im.func, stub_host,
+                                          (void *)(uintptr_t)im.func.nresults, NULL);
+        else if (im.kind == WASM_EXTERN_MEMORY)
+            (void)wasm_linker_define_memory(linker, im.module, im.name, 1, 2, NULL);
+        else if (im.kind == WASM_EXTERN_TABLE)
+            (void)wasm_linker_define_table(linker, im.module, im.name, WASM_FUNCREF, 10, 20, NULL);
+    }
+    return linker;
+}
+
+void fuzz_wasm_one(const uint8_t *data, size_t size)
+{
+    const uint8_t *bytes;
+    size_t len;
+    uint8_t *owned;
+    if (fuzz_wasm_module_bytes(data, size, &bytes, &len, &owned))
+        run_module(bytes, len);
+    free(owned);
 }

@@ -18,9 +18,28 @@
 #ifndef FLOWGATE_FUZZ_WASM_HARNESS_H
 #define FLOWGATE_FUZZ_WASM_HARNESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wasm/wasm.h"
+
+/* Bounds every fuzz input runs under. */
+#define FUZZ_FUEL 20000
+#define FUZZ_MAX_VALS 32
+#define FUZZ_WASM_LIMITS {.max_memory_pages = 16, .max_table_size = 1000, .max_call_depth = 200}
+
+/* Runs one input as described above. */
 void fuzz_wasm_one(const uint8_t *data, size_t size);
+
+/* The module bytes an input stands for (the input itself, or the input
+ * wrapped as a function body). *owned is what the caller must free (NULL
+ * when the input is used as it is). False only when out of memory. */
+bool fuzz_wasm_module_bytes(const uint8_t *data, size_t size, const uint8_t **bytes, size_t *len, uint8_t **owned);
+
+/* A linker with a stub for every function import of mod (zero results),
+ * a 1..2-page memory and a 10..20 funcref table for memory/table imports.
+ * Caller frees with wasm_linker_free; NULL when out of memory. */
+wasm_linker_t *fuzz_wasm_stub_linker(const wasm_module_t *mod);
 
 #endif
