@@ -32,6 +32,11 @@
 /* Runs one input as described above. */
 void fuzz_wasm_one(const uint8_t *data, size_t size);
 
+/* The differential check of fuzz_wasm_diff (wasm_diff.c): the same input
+ * through the optimizing and the plain translation (wasm_module_load_plain)
+ * must behave the same; aborts on any observable difference. */
+void fuzz_wasm_diff_one(const uint8_t *data, size_t size);
+
 /* The module bytes an input stands for (the input itself, or the input
  * wrapped as a function body). *owned is what the caller must free (NULL
  * when the input is used as it is). False only when out of memory. */

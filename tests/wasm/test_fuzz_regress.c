@@ -1,7 +1,8 @@
 /*
  * test_fuzz_regress — replays every saved fuzz input in fuzz/regress/wasm/
- * (and the API fixtures, as known-good inputs) through the fuzz harness, so
- * a crash the fuzzer once found stays fixed in every build, sanitized or not.
+ * (and the API fixtures, as known-good inputs) through both fuzz harnesses
+ * (fuzz_wasm and the differential fuzz_wasm_diff), so a bug the fuzzers
+ * once found stays fixed in every build, sanitized or not.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,6 +55,7 @@ static int replay_dir(const char *dir, const char *suffix)
         fclose(f);
         print_message("replay %s (%zu bytes)\n", e->d_name, size);
         fuzz_wasm_one(buf, size);
+        fuzz_wasm_diff_one(buf, size);
         free(buf);
         n++;
     }
