@@ -131,6 +131,25 @@ static bool oom(difc_eval_t *out, err_t *err)
     return err_set(err, "out of memory");
 }
 
+/* Moves b's text into out->reason; an OOM while building it (b's latch)
+ * fails the evaluation. */
+static bool set_reason(difc_eval_t *out, sbuf_t *b, err_t *err)
+{
+    out->reason = sbuf_take(b);
+    return out->reason ? true : oom(out, err);
+}
+
+/* Ends an evaluation as a denial with b's text as its reason. `level` is the
+ * formatted label level the text quoted (taken and freed here; NULL meant
+ * OOM, and the caller printed "" in its place). */
+static bool deny(difc_eval_t *out, sbuf_t *b, char *level, err_t *err)
+{
+    b->oom |= !level;
+    free(level);
+    out->decision = DIFC_DENY;
+    return set_reason(out, b, err);
+}
+
 static bool evaluate_read(const difc_labels_t *a, const difc_resource_t *r,
                           difc_mode_t mode, difc_eval_t *out, err_t *err)
 {
@@ -162,8 +181,7 @@ static bool evaluate_read(const difc_labels_t *a, const difc_resource_t *r,
             b.oom |= !s;
             free(s);
         }
-        out->reason = sbuf_take(&b);
-        return out->reason ? true : oom(out, err);
+        return set_reason(out, &b, err);
     }
 
     if (!iok) {
@@ -173,11 +191,7 @@ static bool evaluate_read(const difc_labels_t *a, const difc_resource_t *r,
         sbuf_printf(&b, "Resource '%s' has lower integrity than agent requires. "
                         "The agent cannot read data with integrity below %s.",
                     desc, lvl ? lvl : "");
-        b.oom |= !lvl;
-        free(lvl);
-        out->decision = DIFC_DENY;
-        out->reason = sbuf_take(&b);
-        return out->reason ? true : oom(out, err);
+        return deny(out, &b, lvl, err);
     }
     bool sok = difc_secrecy_flows(&r->labels.secrecy, &a->secrecy, &out->secrecy_to_add);
     if (sok)
@@ -189,11 +203,7 @@ static bool evaluate_read(const difc_labels_t *a, const difc_resource_t *r,
     sbuf_printf(&b, "Resource '%s' has secrecy requirements that agent doesn't meet. "
                     "The agent is not authorized to access %s-scoped data.",
                 desc, scope ? scope : "");
-    b.oom |= !scope;
-    free(scope);
-    out->decision = DIFC_DENY;
-    out->reason = sbuf_take(&b);
-    return out->reason ? true : oom(out, err);
+    return deny(out, &b, scope, err);
 }
 
 static bool evaluate_write(const difc_labels_t *a, const difc_resource_t *r,
@@ -209,11 +219,7 @@ static bool evaluate_write(const difc_labels_t *a, const difc_resource_t *r,
         sbuf_printf(&b, "Agent lacks required integrity to write to '%s'. "
                         "The agent's integrity level is insufficient; it needs %s integrity.",
                     desc, lvl ? lvl : "");
-        b.oom |= !lvl;
-        free(lvl);
-        out->decision = DIFC_DENY;
-        out->reason = sbuf_take(&b);
-        return out->reason ? true : oom(out, err);
+        return deny(out, &b, lvl, err);
     }
     /* Secrecy: A.secrecy ⊆ R.secrecy. */
     if (!difc_secrecy_flows(&a->secrecy, &r->labels.secrecy, &out->secrecy_to_add)) {
@@ -225,11 +231,7 @@ static bool evaluate_write(const difc_labels_t *a, const difc_resource_t *r,
                         "secrecy constraints. The target resource is not authorized to receive "
                         "this sensitive data.",
                     scope ? scope : "", desc);
-        b.oom |= !scope;
-        free(scope);
-        out->decision = DIFC_DENY;
-        out->reason = sbuf_take(&b);
-        return out->reason ? true : oom(out, err);
+        return deny(out, &b, scope, err);
     }
     return true;
 }
