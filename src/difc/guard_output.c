@@ -5,6 +5,7 @@
  * jansson's wording instead of Go's.
  */
 #include "difc/difc.h"
+#include "difc/difc_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,40 +20,20 @@ static json_t *load(const char *bytes, size_t len, err_t *err, const char *what)
     }
     if (!json_is_object(v)) {
         err_set(err, "failed to unmarshal %s: expected a JSON object, got %s", what,
-                json_is_array(v) ? "array" : json_is_string(v) ? "string"
-                : json_is_number(v) ? "number" : json_is_boolean(v) ? "bool" : "null");
+                difc_json_type_name(v));
         json_decref(v);
         return NULL;
     }
     return v;
 }
 
-static const char *type_name(const json_t *v)
-{
-    if (!v)
-        return "nothing";
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "bool";
-    case JSON_NULL: return "null";
-    }
-    return "value";
-}
-
 /* A non-blank string value (Go: strings.TrimSpace(s) != ""). */
 static bool non_blank(const json_t *v)
 {
-    if (!json_is_string(v))
-        return false;
-    for (const char *s = json_string_value(v); *s; s++)
-        if (!strchr(" \t\n\r\v\f", *s))
-            return true;
-    return false;
+    size_t n = 0;
+    if (json_is_string(v))
+        difc_trim_space(json_string_value(v), &n);
+    return n > 0;
 }
 
 /* Strict decode of a []string field that may be absent or null. Each
@@ -65,7 +46,7 @@ static bool strict_tags(const json_t *v, difc_tagset_t *out, bool trim, const ch
     if (!v || json_is_null(v))
         return true;
     if (!json_is_array(v))
-        return err_set(err, "%s%s: expected array of strings, got %s", prefix, field, type_name(v));
+        return err_set(err, "%s%s: expected array of strings, got %s", prefix, field, difc_json_type_name(v));
     size_t i;
     const json_t *e;
     json_array_foreach(v, i, e) {
@@ -73,7 +54,7 @@ static bool strict_tags(const json_t *v, difc_tagset_t *out, bool trim, const ch
             continue;
         if (!json_is_string(e))
             return err_set(err, "%s%s[%zu]: expected string, got %s", prefix, field, i,
-                           type_name(e));
+                           difc_json_type_name(e));
         bool ok = trim ? difc_tagset_add_trimmed(out, json_string_value(e))
                        : difc_tagset_add(out, json_string_value(e));
         if (!ok)
@@ -126,7 +107,7 @@ bool difc_agent_result_parse(const char *bytes, size_t len, difc_agent_result_t 
     const json_t *agent = json_object_get(v, "agent");
     if (agent && !json_is_null(agent)) {
         if (!json_is_object(agent)) {
-            err_set(err, "%sagent: expected object, got %s", dec, type_name(agent));
+            err_set(err, "%sagent: expected object, got %s", dec, difc_json_type_name(agent));
             goto out;
         }
         if (!strict_tags(json_object_get(agent, "secrecy"), &out->labels.secrecy, true,
@@ -138,7 +119,7 @@ bool difc_agent_result_parse(const char *bytes, size_t len, difc_agent_result_t 
     const json_t *np = json_object_get(v, "normalized_policy");
     if (np && !json_is_null(np)) {
         if (!json_is_object(np)) {
-            err_set(err, "%snormalized_policy: expected object, got %s", dec, type_name(np));
+            err_set(err, "%snormalized_policy: expected object, got %s", dec, difc_json_type_name(np));
             goto out;
         }
         out->normalized_policy = json_deep_copy(np);
@@ -149,7 +130,7 @@ bool difc_agent_result_parse(const char *bytes, size_t len, difc_agent_result_t 
     }
     const json_t *m = json_object_get(v, "difc_mode");
     if (m && !json_is_null(m) && !json_is_string(m)) {
-        err_set(err, "%sdifc_mode: expected string, got %s", dec, type_name(m));
+        err_set(err, "%sdifc_mode: expected string, got %s", dec, difc_json_type_name(m));
         goto out;
     }
     /* Steps 6–7: blank is missing; otherwise case-insensitive, untrimmed. */
@@ -223,11 +204,11 @@ static bool path_entry(const json_t *v, difc_resource_t *r, const char *where, e
 {
     difc_resource_init(r);
     if (!json_is_object(v))
-        return err_set(err, PATH_ERR "%s: expected object, got %s", where, type_name(v));
+        return err_set(err, PATH_ERR "%s: expected object, got %s", where, difc_json_type_name(v));
     const json_t *d = json_object_get(v, "description");
     if (d && !json_is_null(d) && !json_is_string(d))
         return err_set(err, PATH_ERR "%s.description: expected string, got %s", where,
-                       type_name(d));
+                       difc_json_type_name(d));
     if (!difc_resource_set_description(r, json_is_string(d) ? json_string_value(d) : ""))
         return err_set(err, "out of memory");
     char field[96];
@@ -246,7 +227,7 @@ static bool parse_paths(const json_t *v, difc_response_labels_t *out, err_t *err
     const json_t *lp = json_object_get(v, "labeled_paths");
     if (!json_is_null(lp)) {
         if (!json_is_array(lp))
-            return err_set(err, PATH_ERR "labeled_paths: expected array, got %s", type_name(lp));
+            return err_set(err, PATH_ERR "labeled_paths: expected array, got %s", difc_json_type_name(lp));
         size_t n = json_array_size(lp);
         if (n) {
             out->paths = calloc(n, sizeof *out->paths);
@@ -269,11 +250,11 @@ static bool parse_paths(const json_t *v, difc_response_labels_t *out, err_t *err
             }
             if (!json_is_object(e))
                 return err_set(err, PATH_ERR "labeled_paths[%zu]: expected object, got %s", i,
-                               type_name(e));
+                               difc_json_type_name(e));
             const json_t *p = json_object_get(e, "path");
             if (p && !json_is_null(p) && !json_is_string(p))
                 return err_set(err, PATH_ERR "labeled_paths[%zu].path: expected string, got %s",
-                               i, type_name(p));
+                               i, difc_json_type_name(p));
             pl->path = strdup(json_is_string(p) ? json_string_value(p) : "");
             if (!pl->path)
                 return err_set(err, "out of memory");
@@ -295,7 +276,7 @@ static bool parse_paths(const json_t *v, difc_response_labels_t *out, err_t *err
     }
     const json_t *ip = json_object_get(v, "items_path");
     if (ip && !json_is_null(ip) && !json_is_string(ip))
-        return err_set(err, PATH_ERR "items_path: expected string, got %s", type_name(ip));
+        return err_set(err, PATH_ERR "items_path: expected string, got %s", difc_json_type_name(ip));
     out->items_path = strdup(json_is_string(ip) ? json_string_value(ip) : "");
     if (!out->items_path)
         return err_set(err, "out of memory");
@@ -335,7 +316,7 @@ bool difc_response_labels_from_json(const json_t *v, difc_response_labels_t *out
     memset(out, 0, sizeof *out);
     if (!json_is_object(v))
         return err_set(err, "failed to unmarshal label_response WASM response: expected a JSON "
-                            "object, got %s", type_name(v));
+                            "object, got %s", difc_json_type_name(v));
     bool ok = true;
     if (json_object_get(v, "labeled_paths")) {
         ok = parse_paths(v, out, err);

@@ -47,41 +47,12 @@ static bool strlist_has(const difc_strlist_t *l, const char *s, bool fold)
     return false;
 }
 
-static const char *type_name(const json_t *v)
-{
-    if (!v)
-        return "nothing";
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "bool";
-    case JSON_NULL: return "null";
-    }
-    return "value";
-}
-
-/* The trimmed span of s. */
-static void trim(const char *s, const char **start, size_t *len)
-{
-    while (*s && isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1]))
-        n--;
-    *start = s;
-    *len = n;
-}
-
 /* Lower-cased trimmed copy (NULL on OOM). */
 static char *lower_trimmed(const char *s)
 {
     const char *t;
     size_t n;
-    trim(s, &t, &n);
+    t = difc_trim_space(s, &n);
     char *out = strndup(t, n);
     if (out)
         for (char *p = out; *p; p++)
@@ -182,13 +153,13 @@ static bool string_array(const char *field, const json_t *v, difc_strlist_t *raw
         return true;
     if (!json_is_array(v))
         return err_set(err, "invalid allow-only.%s: expected array of strings, got %s", field,
-                       type_name(v));
+                       difc_json_type_name(v));
     size_t i;
     const json_t *e;
     json_array_foreach(v, i, e) {
         if (!json_is_null(e) && !json_is_string(e))
             return err_set(err, "invalid allow-only.%s: expected array of strings, got %s at index %zu",
-                           field, type_name(e), i);
+                           field, difc_json_type_name(e), i);
         const char *s = json_is_string(e) ? json_string_value(e) : "";
         if (!strlist_push(raw, s, strlen(s)))
             return err_set(err, "out of memory");
@@ -205,7 +176,7 @@ static bool normalize_list(const char *field, const difc_strlist_t *raw, bool up
     for (size_t i = 0; i < raw->len; i++) {
         const char *t;
         size_t n;
-        trim(raw->items[i], &t, &n);
+        t = difc_trim_space(raw->items[i], &n);
         if (n == 0)
             return err_set(err, "allow-only.%s entries must not be empty", field);
         char *v = strndup(t, n);
@@ -245,7 +216,7 @@ static bool refusal_labels(const json_t *v, difc_strlist_t *raw, err_t *err)
             char *part = strndup(s, n);
             if (!part)
                 return err_set(err, "out of memory");
-            trim(part, &t, &tn);
+            t = difc_trim_space(part, &tn);
             bool ok = tn == 0 || strlist_push(raw, t, tn);
             free(part);
             if (!ok)
@@ -268,7 +239,7 @@ static bool string_field(const char *field, const json_t *v, const char **out, e
     if (!v || json_is_null(v))
         return true;
     if (!json_is_string(v))
-        return err_set(err, "invalid allow-only.%s: expected string, got %s", field, type_name(v));
+        return err_set(err, "invalid allow-only.%s: expected string, got %s", field, difc_json_type_name(v));
     *out = json_string_value(v);
     return true;
 }
@@ -279,7 +250,7 @@ static bool tool_limits(const json_t *v, difc_allow_only_t *a, err_t *err)
         return true;
     if (!json_is_object(v))
         return err_set(err, "invalid allow-only.tool-call-limits: expected object of integers, got %s",
-                       type_name(v));
+                       difc_json_type_name(v));
     size_t n = json_object_size(v);
     a->limits = calloc(n ? n : 1, sizeof *a->limits);
     if (!a->limits)
@@ -292,10 +263,10 @@ static bool tool_limits(const json_t *v, difc_allow_only_t *a, err_t *err)
             lim = json_integer_value(val);
         else
             return err_set(err, "invalid allow-only.tool-call-limits: value for \"%s\" must be an integer, got %s",
-                           key, type_name(val));
+                           key, difc_json_type_name(val));
         const char *t;
         size_t tn;
-        trim(key, &t, &tn);
+        t = difc_trim_space(key, &tn);
         if (tn == 0)
             return err_set(err, "allow-only.tool-call-limits keys must not be empty");
         char *name = strndup(t, tn);
@@ -344,7 +315,7 @@ static bool repos_field(const json_t *v, difc_allow_only_t *a, err_t *err)
             return err_set(err, "allow-only.repos array values must be strings");
         const char *t;
         size_t n;
-        trim(json_string_value(e), &t, &n);
+        t = difc_trim_space(json_string_value(e), &n);
         if (n == 0)
             return err_set(err, "allow-only.repos scope entries must not be empty");
         char *s = strndup(t, n);
@@ -381,7 +352,7 @@ static const char *const ALLOW_KEYS[K_COUNT] = {
 static bool parse_allow_only(const json_t *obj, difc_allow_only_t *a, err_t *err)
 {
     if (!json_is_object(obj))
-        return err_set(err, "invalid allow-only: expected object, got %s", type_name(obj));
+        return err_set(err, "invalid allow-only: expected object, got %s", difc_json_type_name(obj));
     const json_t *f[K_COUNT] = {0};
     const char *key;
     const json_t *val;
@@ -399,7 +370,7 @@ static bool parse_allow_only(const json_t *obj, difc_allow_only_t *a, err_t *err
     /* Unmarshal stage: types, then the two required fields. */
     const json_t *mi = f[K_MIN];
     if (mi && !json_is_null(mi) && !json_is_string(mi))
-        return err_set(err, "invalid allow-only.min-integrity: expected string, got %s", type_name(mi));
+        return err_set(err, "invalid allow-only.min-integrity: expected string, got %s", difc_json_type_name(mi));
     difc_strlist_t blocked = {0}, refusal = {0}, approval = {0}, trusted = {0}, endorse = {0},
                    disapprove = {0};
     const char *dis_int = NULL, *endorser_min = NULL, *promo = NULL, *demo = NULL;
@@ -418,7 +389,7 @@ static bool parse_allow_only(const json_t *obj, difc_allow_only_t *a, err_t *err
         ok = err_set(err, "allow-only must include repos");
     const char *t;
     size_t tn;
-    trim(json_is_string(mi) ? json_string_value(mi) : "", &t, &tn);
+    t = difc_trim_space(json_is_string(mi) ? json_string_value(mi) : "", &tn);
     if (ok && tn == 0)
         ok = err_set(err, "allow-only must include min-integrity");
 
@@ -436,7 +407,7 @@ static bool parse_allow_only(const json_t *obj, difc_allow_only_t *a, err_t *err
     const char *labels[2] = {promo, demo};
     char **dst[2] = {&a->promotion_label, &a->demotion_label};
     for (int i = 0; ok && i < 2; i++) {
-        trim(labels[i] ? labels[i] : "", &t, &tn);
+        t = difc_trim_space(labels[i] ? labels[i] : "", &tn);
         if (tn > 0 && !(*dst[i] = strndup(t, tn)))
             ok = err_set(err, "out of memory");
     }
@@ -475,7 +446,7 @@ static bool accept_entry_ok(const char *entry, err_t *err)
 static bool parse_write_sink(const json_t *obj, difc_write_sink_t *ws, err_t *err)
 {
     if (!json_is_object(obj))
-        return err_set(err, "invalid write-sink: expected object, got %s", type_name(obj));
+        return err_set(err, "invalid write-sink: expected object, got %s", difc_json_type_name(obj));
     const json_t *accept = NULL, *vis = NULL;
     const char *key;
     const json_t *val;
@@ -491,14 +462,14 @@ static bool parse_write_sink(const json_t *obj, difc_write_sink_t *ws, err_t *er
     if (accept && !json_is_null(accept)) {
         if (!json_is_array(accept))
             return err_set(err, "invalid write-sink.accept: expected array of strings, got %s",
-                           type_name(accept));
+                           difc_json_type_name(accept));
         size_t i;
         const json_t *e;
         json_array_foreach(accept, i, e) {
             if (!json_is_string(e) && !json_is_null(e)) {
                 difc_strlist_free(&raw);
                 return err_set(err, "invalid write-sink.accept: expected array of strings, got %s at index %zu",
-                               type_name(e), i);
+                               difc_json_type_name(e), i);
             }
             const char *s = json_is_string(e) ? json_string_value(e) : "";
             if (!strlist_push(&raw, s, strlen(s))) {
@@ -509,7 +480,7 @@ static bool parse_write_sink(const json_t *obj, difc_write_sink_t *ws, err_t *er
     }
     if (vis && !json_is_null(vis) && !json_is_string(vis)) {
         difc_strlist_free(&raw);
-        return err_set(err, "invalid write-sink.sink-visibility: expected string, got %s", type_name(vis));
+        return err_set(err, "invalid write-sink.sink-visibility: expected string, got %s", difc_json_type_name(vis));
     }
     bool ok = true;
     if (raw.len == 0)
@@ -517,7 +488,7 @@ static bool parse_write_sink(const json_t *obj, difc_write_sink_t *ws, err_t *er
     for (size_t i = 0; ok && i < raw.len; i++) {
         const char *t;
         size_t n;
-        trim(raw.items[i], &t, &n);
+        t = difc_trim_space(raw.items[i], &n);
         char *e = strndup(t, n);
         if (!e) {
             ok = err_set(err, "out of memory");
@@ -558,7 +529,7 @@ bool difc_policy_parse(const json_t *obj, difc_policy_t *out, err_t *err)
 {
     memset(out, 0, sizeof *out);
     if (!json_is_object(obj))
-        return err_set(err, "policy must be a JSON object, got %s", obj ? type_name(obj) : "nothing");
+        return err_set(err, "policy must be a JSON object, got %s", obj ? difc_json_type_name(obj) : "nothing");
     const json_t *ao = NULL, *ws = NULL;
     const char *key;
     const json_t *val;

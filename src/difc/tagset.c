@@ -6,6 +6,7 @@
  * and subset into linear merges.
  */
 #include "difc/difc.h"
+#include "difc/difc_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -81,18 +82,10 @@ bool difc_tagset_add(difc_tagset_t *s, const char *tag)
     return true;
 }
 
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
 bool difc_tagset_add_trimmed(difc_tagset_t *s, const char *tag)
 {
-    while (is_space(*tag))
-        tag++;
-    size_t n = strlen(tag);
-    while (n > 0 && is_space(tag[n - 1]))
-        n--;
+    size_t n;
+    tag = difc_trim_space(tag, &n);
     if (n == 0)
         return true;
     char *t = strndup(tag, n);
