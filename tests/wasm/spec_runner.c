@@ -16,6 +16,8 @@
  *                                           run each script in a child
  *                                           process (a crash or hang in one
  *                                           is reported, the rest still run)
+ * --plain loads modules with the engine's plain translation (the oracle of
+ * fuzz_wasm_diff) instead of the optimizing one.
  * --skip names one command (by script and line) that is counted as skipped,
  * for the rare command wast2json 1.0.32 converts wrongly.
  * Prints one line per script and a total line
@@ -37,11 +39,17 @@
 #include <unistd.h>
 
 #include "wasm/wasm.h"
+#include "wasm/wasm_internal.h" /* wasm_module_load_plain, for --plain */
 
 #define MAX_VALS 64
 #define MAX_SHOWN_FAILURES 30
 #define CHILD_TIMEOUT_S 300
 #define MAX_SKIPS 64
+
+/* --plain: load every module with the engine's plain (non-optimizing)
+ * translation, the oracle of the differential fuzzer, so that the oracle
+ * itself is held to the spec. */
+static bool use_plain;
 
 /* --skip=NAME:LINE:WHY options. */
 static const char *skips[MAX_SKIPS];
@@ -361,7 +369,7 @@ static wasm_module_t *load(script_t *s, const char *file, wasm_load_error_t *why
         err_set(err, "cannot read %s/%s", s->dir, file);
         return NULL;
     }
-    wasm_module_t *m = wasm_module_load(bytes, len, why, err);
+    wasm_module_t *m = use_plain ? wasm_module_load_plain(bytes, len, why, err) : wasm_module_load(bytes, len, why, err);
     free(bytes);
     if (m && !keep_module(s, m)) {
         wasm_module_free(m);
@@ -838,18 +846,20 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-v") == 0)
             verbose = true;
+        else if (strcmp(argv[i], "--plain") == 0)
+            use_plain = true;
         else if (strncmp(argv[i], "--not-run=", 10) == 0 && nnotrun < 64)
             notrun[nnotrun++] = argv[i] + 10;
         else if (strncmp(argv[i], "--skip=", 7) == 0 && nskips < MAX_SKIPS)
             skips[nskips++] = argv[i] + 7;
         else if (argv[i][0] == '-') {
-            fprintf(stderr, "usage: %s [-v] [--not-run=NAME:WHY]... [--skip=NAME:LINE:WHY]... FILE.json...\n", argv[0]);
+            fprintf(stderr, "usage: %s [-v] [--plain] [--not-run=NAME:WHY]... [--skip=NAME:LINE:WHY]... FILE.json...\n", argv[0]);
             return 2;
         } else if (nfiles < 1024)
             files[nfiles++] = argv[i];
     }
     if (nfiles == 0) {
-        fprintf(stderr, "usage: %s [-v] [--not-run=NAME:WHY]... [--skip=NAME:LINE:WHY]... FILE.json...\n", argv[0]);
+        fprintf(stderr, "usage: %s [-v] [--plain] [--not-run=NAME:WHY]... [--skip=NAME:LINE:WHY]... FILE.json...\n", argv[0]);
         return 2;
     }
     counts_t total = {0, 0, 0, 0};
