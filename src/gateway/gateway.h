@@ -13,6 +13,7 @@
  * (gateway_internal.h); tests drive it as a process (tests/integration).
  * Internals: http.c (libmicrohttpd, routes, status codes), session.c (MCP
  * sessions), dispatch.c (JSON-RPC methods), pipeline.c (the tools/call steps),
+ * pipeline_guard.c (the DIFC rows of those steps and guard selection),
  * backends.c (registry of backend connections and their tools), payload.c
  * (large results), hmac.c (request signing), log*.c (files of spec §5).
  * Private declarations are in gateway_internal.h.
