@@ -10,7 +10,8 @@
  *           limit on list_public_notes
  *   strict  strict_guard.wasm          prop  propagate_guard.wasm (approved)
  *   sink    a write-sink policy (no guard file: the write-sink guard,
- *           public sink visibility by default)
+ *           public sink visibility by default); sinkx the same, exempt
+ *           from the public default
  *   trap, trap5  trap_guard.wasm       loop  loop_guard.wasm (10 s timeout)
  *   fail    filter_guard.wasm (-1 on __fail__)
  *   disc    configured with the demo guard, but a strict guard is
@@ -79,6 +80,7 @@ static char *config(void)
     json_object_set_new(servers, "strict", server("strict", "strictg", allow_only("none")));
     json_object_set_new(servers, "prop", server("prop", "propg", allow_only("approved")));
     json_object_set_new(servers, "sink", server("sink", NULL, json_pack("{s:{s:[s]}}", "write-sink", "accept", "*")));
+    json_object_set_new(servers, "sinkx", server("sinkx", NULL, json_pack("{s:{s:[s]}}", "write-sink", "accept", "*")));
     json_object_set_new(servers, "trap", server("trap", "trapg", allow_only("none")));
     json_object_set_new(servers, "trap5", server("trap5", "trapg", allow_only("none")));
     json_t *loop = server("loop", "loopg", allow_only("none"));
@@ -93,8 +95,9 @@ static char *config(void)
                                "trapg", "type", "wasm", "path", FIXTURE_GUARDS "/trap_guard.wasm",
                                "loopg", "type", "wasm", "path", FIXTURE_GUARDS "/loop_guard.wasm",
                                "failg", "type", "wasm", "path", FIXTURE_GUARDS "/filter_guard.wasm");
-    json_t *cfg = json_pack("{s:o,s:o,s:{s:i,s:s,s:s}}", "mcpServers", servers, "guards", guards, "gateway", "port",
-                            8000, "domain", "localhost", "agentId", "e2e-key");
+    json_t *cfg = json_pack("{s:o,s:o,s:{s:i,s:s,s:s,s:[s]}}", "mcpServers", servers, "guards", guards, "gateway",
+                            "port", 8000, "domain", "localhost", "agentId", "e2e-key", "sinkVisibilityExemptServers",
+                            "sinkx");
     char *text = json_dumps(cfg, JSON_COMPACT);
     json_decref(cfg);
     return text;
@@ -432,6 +435,14 @@ static void test_propagate_taints_the_agent_so_a_public_sink_write_is_denied(voi
     assert_non_null(strstr(e, "private"));
     json_decref(r);
     assert_int_equal(calls_received("sink", "create_issue"), 1);
+    /* A sink exempt from the public default (sinkVisibilityExemptServers)
+     * takes the accept list as its secrecy: "*" accepts the tainted agent. */
+    client_t sinkx;
+    open_client(&sinkx, "sinkx", "tainted");
+    r = call(&sinkx, "create_issue", "{\"title\":\"to an exempt sink\",\"visibility\":\"public\"}");
+    assert_null(error_of(r));
+    json_decref(r);
+    assert_int_equal(calls_received("sinkx", "create_issue"), 1);
 }
 
 static void test_guard_trap_is_an_error_and_the_next_call_succeeds(void **state)
