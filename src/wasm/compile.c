@@ -94,6 +94,8 @@ typedef struct comp {
      * their zero, so clang's "local.set x (i32.const 0)" can be dropped. */
     bool straight;
     bool *written;
+    uint32_t mov_at;    /* start of the last MOV emitted (UINT32_MAX: none) */
+    uint32_t label_pos; /* last code position some branch targets */
     bool fold_ok;
     uint32_t fold_start, fold_end;
     int fold_op;
@@ -195,8 +197,25 @@ static uint32_t emit4(comp_t *c, int op, uint16_t a, uint16_t b, uint16_t d, uin
     return st;
 }
 
+static void truncate_code(comp_t *c, uint32_t to);
+
+/* Copies merge pairwise into MOV2 (block results, call arguments and
+ * rotated loop variables come in runs), unless a label sits between. */
+static void emit_mov(comp_t *c, uint16_t d, uint16_t a) {
+    if (!c->plain && c->mov_at != UINT32_MAX && c->mov_at + 2 == c->ncode && c->label_pos != c->ncode) {
+        uint64_t w = c->code[c->mov_at + 1].u;
+        truncate_code(c, c->mov_at);
+        emit4(c, OP_MOV2, (uint16_t)w, (uint16_t)(w >> 16), d, a);
+        c->mov_at = UINT32_MAX;
+        return;
+    }
+    c->mov_at = emit2(c, OP_MOV, d, a, 0);
+}
+
 static void truncate_code(comp_t *c, uint32_t to) {
     c->ncode = to;
+    if (c->mov_at != UINT32_MAX && c->mov_at >= to)
+        c->mov_at = UINT32_MAX;
     while (c->nfix && c->fix[c->nfix - 1] / 4 >= to)
         c->nfix--;
 }
@@ -302,7 +321,7 @@ static void materialize(comp_t *c, uint32_t k) {
         if (e->kind == E_ADDI)
             emit2(c, OP_I32_ADDI, stack_slot(k), e->slot, (uint32_t)e->val);
         else
-            emit2(c, OP_MOV, stack_slot(k), e->slot, 0);
+            emit_mov(c, stack_slot(k), e->slot);
     }
     e->kind = E_STACK;
     e->slot = stack_slot(k);
@@ -369,6 +388,7 @@ static bool push_ctrl(comp_t *c, uint8_t kind, uint32_t np, const wasm_valtype_t
     f->results = r;
     f->height = c->h - np;
     f->start = c->ncode;
+    c->label_pos = c->ncode;
     f->has_else_patch = false;
     f->npatches = 0;
     c->nctl++;
@@ -382,6 +402,8 @@ static void set_unreachable(comp_t *c) {
 }
 
 static void patch_at(comp_t *c, patch_t p, uint32_t target) {
+    if (target == c->ncode)
+        c->label_pos = target;
     int64_t rel = (int64_t)target - (int64_t)p.start;
     if (p.hi)
         c->code[p.cell].u = (c->code[p.cell].u & 0xffffffffu) | ((uint64_t)(uint32_t)(int32_t)rel << 32);
@@ -437,7 +459,7 @@ static void emit_moves(comp_t *c, const ctrl_t *t) {
         uint32_t k = c->h - n + i;
         uint16_t dst = stack_slot(t->height + i);
         if (c->stk[k].slot != dst)
-            emit2(c, OP_MOV, dst, c->stk[k].slot, 0);
+            emit_mov(c, dst, c->stk[k].slot);
     }
 }
 
@@ -785,7 +807,7 @@ static bool pop_args(comp_t *c, const wasm_functype_t *ft, uint16_t *first) {
         for (uint32_t i = 0; i < ft->nparams; i++) {
             ventry_t *e = &c->stk[c->h + i];
             if (e->slot != stack_slot(c->h + i))
-                emit2(c, OP_MOV, stack_slot(c->h + i), e->slot, 0);
+                emit_mov(c, stack_slot(c->h + i), e->slot);
         }
     }
     *first = stack_slot(c->h);
@@ -1019,6 +1041,7 @@ static bool compile_body(comp_t *c) {
                     if (t->kind == K_FUNC || t->kind == K_LOOP || needs_moves(c, t)) {
                         /* stub: moves then jump/return */
                         c->code[tab + i].i = (int64_t)c->ncode - (int64_t)st;
+                        c->label_pos = c->ncode;
                         ok = branch_to(c, depths[i]);
                     } else {
                         ok = add_patch(c, t, (patch_t){tab + i, st, 0});
@@ -1174,7 +1197,7 @@ static bool compile_body(comp_t *c) {
                     }
                 } else if (!(v.kind == E_LOCAL && v.slot == i)) {
                     materialize_local(c, i);
-                    emit2(c, OP_MOV, (uint16_t)i, v.slot, 0);
+                    emit_mov(c, (uint16_t)i, v.slot);
                 }
                 c->fold_ok = false;
             }
@@ -1585,6 +1608,8 @@ bool wasm_compile_func(wasm_module_t *m, uint32_t defidx, wasm_load_error_t *why
     c.m = m;
     c.handlers = wasm_interp_handlers();
     c.plain = m->plain;
+    c.mov_at = UINT32_MAX;
+    c.label_pos = UINT32_MAX;
     c.out = &fn->code;
     wcode_t *out = &fn->code;
     out->type = ft;

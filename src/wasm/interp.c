@@ -527,6 +527,10 @@ L_BR_TABLE: {
 L_MOV:
     fp[F0] = fp[F1];
     SKIP(2);
+L_MOV2: /* in order: the second copy may read the first's destination */
+    fp[F0] = fp[F1];
+    fp[F2] = fp[F3];
+    SKIP(2);
 L_CONST:
     fp[F0].u64 = pc[2].u;
     SKIP(3);
