@@ -78,7 +78,7 @@ static json_t *unwrap_mcp(json_t *v, json_t **holder)
     const json_t *content = json_object_get(v, "content");
     if (!json_is_array(content) || json_array_size(content) == 0)
         return NULL;
-    sbuf_t b = {0};
+    util_buf_t b = {0};
     size_t i;
     json_t *it;
     json_array_foreach(content, i, it) {
@@ -86,23 +86,23 @@ static json_t *unwrap_mcp(json_t *v, json_t **holder)
             continue;
         if (!*holder)
             *holder = it;
-        sbuf_puts(&b, json_string_value(json_object_get(it, "text")));
+        util_buf_puts(&b, json_string_value(json_object_get(it, "text")));
     }
     if (!*holder || b.oom) {
-        sbuf_free(&b);
+        util_buf_free(&b);
         *holder = NULL;
         return NULL;
     }
-    json_t *inner = json_loadb(b.buf ? b.buf : "", b.len, JSON_DECODE_ANY, NULL);
+    json_t *inner = json_loadb(b.p ? b.p : "", b.len, JSON_DECODE_ANY, NULL);
     /* jansson rejects integers beyond 64 bits, which Go (float64) reads. A
      * text the guard parsed must not silently become "not JSON" here: with
      * an empty items_path that would turn a labelled list into one item
      * carrying the default labels. Read such numbers as reals instead. */
     if (!inner) {
-        inner = json_loadb(b.buf ? b.buf : "", b.len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
+        inner = json_loadb(b.p ? b.p : "", b.len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
         reals_back_to_ints(inner);
     }
-    sbuf_free(&b);
+    util_buf_free(&b);
     if (!inner)
         *holder = NULL;
     return inner;
@@ -234,17 +234,17 @@ static bool find_items(json_t *data, const char *items_path, json_t **array, err
  * (spec §2.4 step 3; §5 case 27). */
 long difc_path_item_index(const char *path, const char *items_path)
 {
-    sbuf_t p = {0}, ip = {0};
+    util_buf_t p = {0}, ip = {0};
     if (path[0] != '/')
-        sbuf_puts(&p, "/");
-    sbuf_puts(&p, path);
+        util_buf_puts(&p, "/");
+    util_buf_puts(&p, path);
     if (items_path[0] != '\0' && items_path[0] != '/')
-        sbuf_puts(&ip, "/");
-    sbuf_puts(&ip, items_path);
+        util_buf_puts(&ip, "/");
+    util_buf_puts(&ip, items_path);
     long idx = -1;
     if (p.oom || ip.oom)
         goto out;
-    const char *np = p.buf, *nip = ip.buf ? ip.buf : "";
+    const char *np = p.p, *nip = ip.p ? ip.p : "";
     const char *remainder;
     size_t il = strlen(nip);
     if (il == 0)
@@ -261,8 +261,8 @@ long difc_path_item_index(const char *path, const char *items_path)
     if (n > 0)
         free_segs(segs, n);
 out:
-    sbuf_free(&p);
-    sbuf_free(&ip);
+    util_buf_free(&p);
+    util_buf_free(&ip);
     return idx;
 }
 

@@ -4,25 +4,12 @@
 #ifndef FLOWGATE_DIFC_INTERNAL_H
 #define FLOWGATE_DIFC_INTERNAL_H
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-/* A growable string. `oom` latches: after one failed append every later
- * append is a no-op and sbuf_take() returns NULL, so builders can append
- * freely and check once at the end. */
-typedef struct sbuf {
-    char *buf;
-    size_t len, cap;
-    bool oom;
-} sbuf_t;
-
-void sbuf_puts(sbuf_t *b, const char *s);
-void sbuf_putn(sbuf_t *b, const char *s, size_t n);
-void sbuf_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Returns the string (caller frees) or NULL after OOM; resets b. */
-char *sbuf_take(sbuf_t *b);
-void sbuf_free(sbuf_t *b);
+/* Messages are built in util_buf_t (latching OOM: append freely, check
+ * once at util_buf_take). */
+#include "util/buf.h"
 
 #include <jansson.h>
 

@@ -107,9 +107,9 @@ char *difc_format_secrecy_level(const difc_tagset_t *tags)
         }
     }
     if (best) {
-        sbuf_t b = {0};
-        sbuf_printf(&b, "private (%s)", best);
-        return sbuf_take(&b);
+        util_buf_t b = {0};
+        util_buf_printf(&b, "private (%s)", best);
+        return util_buf_take(&b);
     }
     if (bare)
         return strdup("private");
@@ -133,16 +133,16 @@ static bool oom(difc_eval_t *out, err_t *err)
 
 /* Moves b's text into out->reason; an OOM while building it (b's latch)
  * fails the evaluation. */
-static bool set_reason(difc_eval_t *out, sbuf_t *b, err_t *err)
+static bool set_reason(difc_eval_t *out, util_buf_t *b, err_t *err)
 {
-    out->reason = sbuf_take(b);
+    out->reason = util_buf_take(b);
     return out->reason ? true : oom(out, err);
 }
 
 /* Ends an evaluation as a denial with b's text as its reason. `level` is the
  * formatted label level the text quoted (taken and freed here; NULL meant
  * OOM, and the caller printed "" in its place). */
-static bool deny(difc_eval_t *out, sbuf_t *b, char *level, err_t *err)
+static bool deny(difc_eval_t *out, util_buf_t *b, char *level, err_t *err)
 {
     b->oom |= !level;
     free(level);
@@ -167,17 +167,17 @@ static bool evaluate_read(const difc_labels_t *a, const difc_resource_t *r,
         if (iok && sok)
             return true;
         out->decision = DIFC_ALLOW_PROPAGATE;
-        sbuf_t b = {0};
-        sbuf_puts(&b, "Read allowed with label propagation: ");
+        util_buf_t b = {0};
+        util_buf_puts(&b, "Read allowed with label propagation: ");
         if (!sok) {
             char *s = difc_tagset_format(&out->secrecy_to_add);
-            sbuf_printf(&b, "adding secrecy tags %s", s ? s : "");
+            util_buf_printf(&b, "adding secrecy tags %s", s ? s : "");
             b.oom |= !s;
             free(s);
         }
         if (!iok) {
             char *s = difc_tagset_format(&out->integrity_to_drop);
-            sbuf_printf(&b, "%sdropping integrity tags %s", sok ? "" : " and ", s ? s : "");
+            util_buf_printf(&b, "%sdropping integrity tags %s", sok ? "" : " and ", s ? s : "");
             b.oom |= !s;
             free(s);
         }
@@ -187,8 +187,8 @@ static bool evaluate_read(const difc_labels_t *a, const difc_resource_t *r,
     if (!iok) {
         /* spec §6.5: secrecy is not evaluated once integrity failed. */
         char *lvl = difc_format_integrity_level(&out->integrity_to_drop);
-        sbuf_t b = {0};
-        sbuf_printf(&b, "Resource '%s' has lower integrity than agent requires. "
+        util_buf_t b = {0};
+        util_buf_printf(&b, "Resource '%s' has lower integrity than agent requires. "
                         "The agent cannot read data with integrity below %s.",
                     desc, lvl ? lvl : "");
         return deny(out, &b, lvl, err);
@@ -199,8 +199,8 @@ static bool evaluate_read(const difc_labels_t *a, const difc_resource_t *r,
     if (out->secrecy_to_add.len == 0)
         return oom(out, err);
     char *scope = difc_format_secrecy_level(&out->secrecy_to_add);
-    sbuf_t b = {0};
-    sbuf_printf(&b, "Resource '%s' has secrecy requirements that agent doesn't meet. "
+    util_buf_t b = {0};
+    util_buf_printf(&b, "Resource '%s' has secrecy requirements that agent doesn't meet. "
                     "The agent is not authorized to access %s-scoped data.",
                 desc, scope ? scope : "");
     return deny(out, &b, scope, err);
@@ -215,8 +215,8 @@ static bool evaluate_write(const difc_labels_t *a, const difc_resource_t *r,
         if (out->integrity_to_drop.len == 0)
             return oom(out, err);
         char *lvl = difc_format_integrity_level(&out->integrity_to_drop);
-        sbuf_t b = {0};
-        sbuf_printf(&b, "Agent lacks required integrity to write to '%s'. "
+        util_buf_t b = {0};
+        util_buf_printf(&b, "Agent lacks required integrity to write to '%s'. "
                         "The agent's integrity level is insufficient; it needs %s integrity.",
                     desc, lvl ? lvl : "");
         return deny(out, &b, lvl, err);
@@ -226,8 +226,8 @@ static bool evaluate_write(const difc_labels_t *a, const difc_resource_t *r,
         if (out->secrecy_to_add.len == 0)
             return oom(out, err);
         char *scope = difc_format_secrecy_level(&out->secrecy_to_add);
-        sbuf_t b = {0};
-        sbuf_printf(&b, "Agent carries %s-scoped data that cannot be written to '%s' due to "
+        util_buf_t b = {0};
+        util_buf_printf(&b, "Agent carries %s-scoped data that cannot be written to '%s' due to "
                         "secrecy constraints. The target resource is not authorized to receive "
                         "this sensitive data.",
                     scope ? scope : "", desc);
@@ -278,49 +278,49 @@ bool difc_evaluate(const difc_labels_t *agent, const difc_resource_t *res,
 char *difc_format_violation(const difc_eval_t *ev, const difc_labels_t *agent,
                             const difc_resource_t *res)
 {
-    sbuf_t b = {0};
+    util_buf_t b = {0};
     char *s = NULL;
-    sbuf_printf(&b, "DIFC Violation: %s\n\n", ev->reason ? ev->reason : "");
+    util_buf_printf(&b, "DIFC Violation: %s\n\n", ev->reason ? ev->reason : "");
     if (ev->secrecy_to_add.len > 0) {
         s = difc_tagset_format(&ev->secrecy_to_add);
         if (!s)
             goto fail;
-        sbuf_printf(&b, "Required Action: Add secrecy tags %s\n", s);
-        sbuf_puts(&b, "\nImplications of adding secrecy tags:\n");
-        sbuf_puts(&b, "  - Agent will be restricted from writing to resources that lack these tags\n");
-        sbuf_puts(&b, "  - This includes public resources (e.g., public repositories, public internet)\n");
-        sbuf_puts(&b, "  - Agent will be marked as handling sensitive information\n");
-        sbuf_printf(&b, "  - Future writes must target resources with tags: %s\n", s);
+        util_buf_printf(&b, "Required Action: Add secrecy tags %s\n", s);
+        util_buf_puts(&b, "\nImplications of adding secrecy tags:\n");
+        util_buf_puts(&b, "  - Agent will be restricted from writing to resources that lack these tags\n");
+        util_buf_puts(&b, "  - This includes public resources (e.g., public repositories, public internet)\n");
+        util_buf_puts(&b, "  - Agent will be marked as handling sensitive information\n");
+        util_buf_printf(&b, "  - Future writes must target resources with tags: %s\n", s);
         free(s);
     }
     if (ev->integrity_to_drop.len > 0) {
         s = difc_tagset_format(&ev->integrity_to_drop);
         if (!s)
             goto fail;
-        sbuf_printf(&b, "\nRequired Action: Drop integrity tags %s\n", s);
-        sbuf_puts(&b, "\nImplications of dropping integrity tags:\n");
-        sbuf_puts(&b, "  - Agent will no longer be able to write to high-integrity resources\n");
-        sbuf_printf(&b, "  - Specifically, agent cannot write to resources requiring tags: %s\n", s);
-        sbuf_puts(&b, "  - This action acknowledges that agent has been influenced by lower-integrity data\n");
-        sbuf_puts(&b, "  - Agent's outputs will be considered less trustworthy\n");
+        util_buf_printf(&b, "\nRequired Action: Drop integrity tags %s\n", s);
+        util_buf_puts(&b, "\nImplications of dropping integrity tags:\n");
+        util_buf_puts(&b, "  - Agent will no longer be able to write to high-integrity resources\n");
+        util_buf_printf(&b, "  - Specifically, agent cannot write to resources requiring tags: %s\n", s);
+        util_buf_puts(&b, "  - This action acknowledges that agent has been influenced by lower-integrity data\n");
+        util_buf_puts(&b, "  - Agent's outputs will be considered less trustworthy\n");
         free(s);
     }
     const difc_tagset_t *lists[4] = {&agent->secrecy, &agent->integrity,
                                      &res->labels.secrecy, &res->labels.integrity};
     for (int i = 0; i < 4; i++) {
         if (i == 0)
-            sbuf_puts(&b, "\nCurrent Agent Labels:\n");
+            util_buf_puts(&b, "\nCurrent Agent Labels:\n");
         if (i == 2)
-            sbuf_puts(&b, "\nResource Requirements:\n");
+            util_buf_puts(&b, "\nResource Requirements:\n");
         s = difc_tagset_format(lists[i]);
         if (!s)
             goto fail;
-        sbuf_printf(&b, "  %s: %s\n", (i % 2) ? "Integrity" : "Secrecy", s);
+        util_buf_printf(&b, "  %s: %s\n", (i % 2) ? "Integrity" : "Secrecy", s);
         free(s);
     }
-    return sbuf_take(&b);
+    return util_buf_take(&b);
 fail:
-    sbuf_free(&b);
+    util_buf_free(&b);
     return NULL;
 }
 

@@ -320,10 +320,10 @@ const char *difc_filter_policy_name(const difc_filter_outcome_t *o)
 
 char *difc_format_strict_block(const difc_filter_outcome_t *o, const char *agent_id)
 {
-    sbuf_t b = {0};
-    sbuf_printf(&b, "DIFC policy violation: %zu of %zu items in response are not accessible to agent %s",
+    util_buf_t b = {0};
+    util_buf_printf(&b, "DIFC policy violation: %zu of %zu items in response are not accessible to agent %s",
                 o->n_filtered, o->total, agent_id ? agent_id : "");
-    return sbuf_take(&b);
+    return util_buf_take(&b);
 }
 
 char *difc_format_filter_notice(const difc_filter_outcome_t *o)
@@ -331,8 +331,8 @@ char *difc_format_filter_notice(const difc_filter_outcome_t *o)
     if (o->n_filtered == 0)
         return NULL;
     const char *policy = difc_filter_policy_name(o);
-    sbuf_t b = {0};
-    sbuf_printf(&b, "[Filtered] %zu item(s) in this response were removed by %s and are not shown",
+    util_buf_t b = {0};
+    util_buf_printf(&b, "[Filtered] %zu item(s) in this response were removed by %s and are not shown",
                 o->n_filtered, policy);
     size_t parts = 0;
     if (o->n_filtered <= MAX_ITEMS_IN_NOTICE) {
@@ -341,15 +341,15 @@ char *difc_format_filter_notice(const difc_filter_outcome_t *o)
             const char *r = o->filtered[i].reason ? o->filtered[i].reason : "";
             if (!*d && !*r)
                 continue;
-            sbuf_puts(&b, parts++ ? "; " : ": ");
+            util_buf_puts(&b, parts++ ? "; " : ": ");
             if (*d && *r)
-                sbuf_printf(&b, "%s (%s)", d, r);
+                util_buf_printf(&b, "%s (%s)", d, r);
             else
-                sbuf_puts(&b, *d ? d : r);
+                util_buf_puts(&b, *d ? d : r);
         }
     }
-    sbuf_puts(&b, ".");
-    return sbuf_take(&b);
+    util_buf_puts(&b, ".");
+    return util_buf_take(&b);
 }
 
 bool difc_is_singular_read_tool(const char *tool_name)
@@ -365,12 +365,12 @@ char *difc_format_filtered_single(const difc_filter_outcome_t *o)
         return NULL;
     const difc_filtered_item_t *f = &o->filtered[0];
     const char *d = f->description && *f->description ? f->description : "resource";
-    sbuf_t b = {0};
-    sbuf_printf(&b, "[Filtered] %s exists but is not accessible \xe2\x80\x94 filtered by %s", d,
+    util_buf_t b = {0};
+    util_buf_printf(&b, "[Filtered] %s exists but is not accessible \xe2\x80\x94 filtered by %s", d,
                 difc_filter_policy_name(o));
     if (f->reason && *f->reason)
-        sbuf_printf(&b, " (%s)", f->reason);
-    return sbuf_take(&b);
+        util_buf_printf(&b, " (%s)", f->reason);
+    return util_buf_take(&b);
 }
 
 /* First non-empty string among the keys. */

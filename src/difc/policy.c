@@ -719,14 +719,14 @@ bool difc_allow_only_accept_rules(const difc_allow_only_t *ao, difc_strlist_t *o
     for (size_t i = 0; i < ao->scopes.len; i++) {
         const char *s = ao->scopes.items[i];
         size_t n = strlen(s);
-        sbuf_t b = {0};
+        util_buf_t b = {0};
         /* "O/" + "*" (owner wildcard) becomes the bare owner; exact and
          * prefix scopes are kept as they are. */
         if (n >= 2 && strcmp(s + n - 2, "/*") == 0)
-            sbuf_printf(&b, "private:%.*s", (int)(n - 2), s);
+            util_buf_printf(&b, "private:%.*s", (int)(n - 2), s);
         else
-            sbuf_printf(&b, "private:%s", s);
-        char *e = sbuf_take(&b);
+            util_buf_printf(&b, "private:%s", s);
+        char *e = util_buf_take(&b);
         bool ok = e && strlist_push(out, e, strlen(e));
         free(e);
         if (!ok) {

@@ -85,8 +85,7 @@ typedef struct xfer {
     char session[256];
     bool got_session;
     bool is_sse;
-    char *body;               /* non-SSE body, bounded by max_message */
-    size_t body_len, body_cap;
+    util_buf_t body;          /* non-SSE body, bounded by max_message */
     bool too_big;
     mcp_sse_parser_t *sse;
     json_t *response;         /* matched response message */
@@ -202,7 +201,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
     xfer_t *x = ud;
     size_t n = size * nmemb;
-    if (!x->sse && !x->body && strncasecmp(x->content_type, "text/event-stream", 17) == 0) {
+    if (!x->sse && !x->body.p && strncasecmp(x->content_type, "text/event-stream", 17) == 0) {
         x->is_sse = true;
         x->sse = mcp_sse_parser_new(x->b->max_message, on_sse_event, x);
         if (!x->sse)
@@ -213,23 +212,12 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
             return 0;
         return n;
     }
-    if (x->body_len + n > x->b->max_message) {
+    if (x->body.len + n > x->b->max_message) {
         x->too_big = true;
         return 0;
     }
-    if (x->body_len + n + 1 > x->body_cap) {
-        size_t cap = x->body_cap ? x->body_cap : 4096;
-        while (cap < x->body_len + n + 1)
-            cap *= 2;
-        char *nb = realloc(x->body, cap);
-        if (!nb)
-            return 0;
-        x->body = nb;
-        x->body_cap = cap;
-    }
-    memcpy(x->body + x->body_len, data, n);
-    x->body_len += n;
-    x->body[x->body_len] = '\0';
+    if (!util_buf_append(&x->body, data, n))
+        return 0;
     return n;
 }
 
@@ -248,7 +236,7 @@ static int on_progress(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult,
 
 static void xfer_free(xfer_t *x)
 {
-    free(x->body);
+    util_buf_free(&x->body);
     mcp_sse_parser_free(x->sse);
     json_decref(x->response);
 }
@@ -616,10 +604,10 @@ static mcp_call_status_t http_call(mcp_backend_t *b, mcp_call_t *c, json_t **res
             }
             continue;
         }
-        if (!x.is_sse && x.body_len > 0) {
+        if (!x.is_sse && x.body.len > 0) {
             /* A JSON body: normally 200 with the response; on 4xx/5xx a
              * JSON-RPC error body is passed on as the backend's error. */
-            json_t *v = json_loadb(x.body, x.body_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+            json_t *v = json_loadb(x.body.p, x.body.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
             if (v)
                 received(&x, v);
             json_decref(v);
@@ -640,7 +628,7 @@ static mcp_call_status_t http_call(mcp_backend_t *b, mcp_call_t *c, json_t **res
             err_set(err, "backend '%s': %s: HTTP %ld without a JSON-RPC response", b->id, c->method, x.status);
         else
             err_set(err, "backend '%s': %s: HTTP %ld from %s: %.200s", b->id, c->method, x.status, b->url,
-                    x.body ? x.body : "");
+                    x.body.p ? x.body.p : "");
         xfer_free(&x);
         break;
     }

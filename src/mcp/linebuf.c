@@ -2,8 +2,8 @@
  * linebuf.c — newline-delimited framing for the stdio transport
  * (spec: mcp-protocol §1.2: one UTF-8 JSON message per line).
  *
- * Invariant: buf[0..len) holds the start of the current, unfinished line.
- * Lines are assembled in buf (one growing buffer, reused) so the callback gets
+ * Invariant: `line` holds the start of the current, unfinished line.
+ * Lines are assembled there (one growing buffer, reused) so the callback gets
  * a writable NUL-terminated copy whatever the chunking.
  */
 #include "mcp/mcp.h"
@@ -19,25 +19,8 @@ void mcp_linebuf_init(mcp_linebuf_t *lb, size_t max_line)
 
 void mcp_linebuf_free(mcp_linebuf_t *lb)
 {
-    free(lb->buf);
+    util_buf_free(&lb->line);
     memset(lb, 0, sizeof *lb);
-}
-
-static bool append(mcp_linebuf_t *lb, const char *data, size_t n, err_t *err)
-{
-    if (lb->len + n + 1 > lb->cap) {
-        size_t cap = lb->cap ? lb->cap : 4096;
-        while (cap < lb->len + n + 1)
-            cap *= 2;
-        char *nb = realloc(lb->buf, cap);
-        if (!nb)
-            return err_set(err, "out of memory buffering a %zu-byte line", lb->len + n);
-        lb->buf = nb;
-        lb->cap = cap;
-    }
-    memcpy(lb->buf + lb->len, data, n);
-    lb->len += n;
-    return true;
 }
 
 /* Hands one complete line (NUL-terminated in place) to fn. */
@@ -60,20 +43,22 @@ bool mcp_linebuf_feed(mcp_linebuf_t *lb, const char *data, size_t n, mcp_line_fn
         if (lb->discarding) {
             if (nl)
                 lb->discarding = false;
-        } else if (lb->len + chunk > lb->max_line) {
+        } else if (lb->line.len + chunk > lb->max_line) {
             /* Drop the whole line, including what comes before the next
              * newline, so that the next message starts cleanly. */
-            lb->len = 0;
+            util_buf_clear(&lb->line);
             too_long = true;
             lb->discarding = (nl == NULL);
         } else {
-            if (!append(lb, data, chunk, err))
-                return false;
+            if (!util_buf_append(&lb->line, data, chunk))
+                return err_set(err, "out of memory buffering a %zu-byte line", lb->line.len + chunk);
             if (nl) {
-                size_t l = lb->len;
-                lb->len = 0;
-                if (!emit(lb->buf, l, fn, ud))
-                    { err_clear(err); return false; }
+                bool go_on = emit(lb->line.p, lb->line.len, fn, ud);
+                util_buf_clear(&lb->line);
+                if (!go_on) {
+                    err_clear(err);
+                    return false;
+                }
             }
         }
         if (!nl)

@@ -40,6 +40,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "util/buf.h"
 #include "util/err.h"
 
 /* ---------------------------------------------------------------- time */
@@ -126,8 +127,8 @@ char *mcp_jsonrpc_serialize(const json_t *msg, size_t *len);
  * in full and reported as an error (the stream stays in sync). Trailing "\r"
  * is stripped; empty lines are skipped. */
 typedef struct mcp_linebuf {
-    char *buf;
-    size_t len, cap, max_line;
+    util_buf_t line;  /* the current, unfinished line */
+    size_t max_line;
     bool discarding; /* inside an over-long line */
 } mcp_linebuf_t;
 

@@ -14,52 +14,23 @@
  * starting the next chunk is not taken for a second (blank) line.
  */
 #include "mcp/mcp.h"
+#include "util/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-} buf_t;
-
 struct mcp_sse_parser {
     mcp_sse_event_fn fn;
     void *ud;
     size_t max_event;
-    buf_t line, data, event, id;
+    util_buf_t line, data, event, id;
     long retry_ms;
     bool saw_data;
     bool pending_cr;
     bool started; /* BOM check done */
     bool stopped; /* fn returned false */
 };
-
-static bool buf_add(buf_t *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            return false;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return true;
-}
-
-static void buf_reset(buf_t *b)
-{
-    b->len = 0;
-    if (b->p)
-        b->p[0] = '\0';
-}
 
 mcp_sse_parser_t *mcp_sse_parser_new(size_t max_event, mcp_sse_event_fn fn, void *ud)
 {
@@ -71,7 +42,7 @@ mcp_sse_parser_t *mcp_sse_parser_new(size_t max_event, mcp_sse_event_fn fn, void
     p->max_event = max_event ? max_event : (size_t)64 << 20;
     p->retry_ms = -1;
     /* id must always be a valid string, even before the first id: line. */
-    if (!buf_add(&p->id, "", 0)) {
+    if (!util_buf_append(&p->id, "", 0)) {
         free(p);
         return NULL;
     }
@@ -82,10 +53,10 @@ void mcp_sse_parser_free(mcp_sse_parser_t *p)
 {
     if (!p)
         return;
-    free(p->line.p);
-    free(p->data.p);
-    free(p->event.p);
-    free(p->id.p);
+    util_buf_free(&p->line);
+    util_buf_free(&p->data);
+    util_buf_free(&p->event);
+    util_buf_free(&p->id);
     free(p);
 }
 
@@ -110,8 +81,8 @@ static bool dispatch(mcp_sse_parser_t *p)
         };
         ok = p->fn(p->ud, &ev);
     }
-    buf_reset(&p->data);
-    buf_reset(&p->event);
+    util_buf_clear(&p->data);
+    util_buf_clear(&p->event);
     p->saw_data = false;
     p->retry_ms = -1;
     return ok;
@@ -142,17 +113,17 @@ static bool process_line(mcp_sse_parser_t *p, const char *s, size_t n, err_t *er
     if (FIELD("data")) {
         if (p->data.len + vlen + 1 > p->max_event)
             return err_set(err, "SSE event larger than %zu bytes", p->max_event);
-        if (!buf_add(&p->data, v, vlen) || !buf_add(&p->data, "\n", 1))
+        if (!util_buf_append(&p->data, v, vlen) || !util_buf_append(&p->data, "\n", 1))
             return err_set(err, "out of memory in SSE parser");
         p->saw_data = true;
     } else if (FIELD("event")) {
-        buf_reset(&p->event);
-        if (!buf_add(&p->event, v, vlen))
+        util_buf_clear(&p->event);
+        if (!util_buf_append(&p->event, v, vlen))
             return err_set(err, "out of memory in SSE parser");
     } else if (FIELD("id")) {
         if (!memchr(v, '\0', vlen)) {
-            buf_reset(&p->id);
-            if (!buf_add(&p->id, v, vlen))
+            util_buf_clear(&p->id);
+            if (!util_buf_append(&p->id, v, vlen))
                 return err_set(err, "out of memory in SSE parser");
         }
     } else if (FIELD("retry")) {
@@ -179,13 +150,13 @@ bool mcp_sse_parser_feed(mcp_sse_parser_t *p, const char *data, size_t len, err_
         static const char bom[3] = {'\xEF', '\xBB', '\xBF'};
         size_t have = p->line.len, i = 0;
         while (have < 3 && i < len && data[i] == bom[have]) {
-            if (!buf_add(&p->line, data + i, 1))
+            if (!util_buf_append(&p->line, data + i, 1))
                 return err_set(err, "out of memory in SSE parser");
             have++;
             i++;
         }
         if (have == 3) {
-            buf_reset(&p->line);
+            util_buf_clear(&p->line);
             p->started = true;
         } else if (i == len) {
             return true; /* still a prefix of the BOM */
@@ -213,21 +184,21 @@ bool mcp_sse_parser_feed(mcp_sse_parser_t *p, const char *data, size_t len, err_
         if (p->line.len + i > p->max_event)
             return err_set(err, "SSE line longer than %zu bytes", p->max_event);
         if (i == len) {
-            if (!buf_add(&p->line, data, len))
+            if (!util_buf_append(&p->line, data, len))
                 return err_set(err, "out of memory in SSE parser");
             break;
         }
         const char *s = data;
         size_t n = i;
         if (p->line.len) {
-            if (!buf_add(&p->line, data, i))
+            if (!util_buf_append(&p->line, data, i))
                 return err_set(err, "out of memory in SSE parser");
             s = p->line.p;
             n = p->line.len;
         }
         bool cr = data[i] == '\r';
         bool ok = process_line(p, s, n, err);
-        buf_reset(&p->line);
+        util_buf_clear(&p->line);
         if (!ok)
             return false;
         data += i + 1;
@@ -245,25 +216,19 @@ char *mcp_sse_format_event(const char *event, const char *id, const char *data, 
         return NULL;
     if (!data)
         data = "", data_len = 0;
-    /* Worst case: every byte of data is a line break that becomes "\ndata: ". */
-    size_t cap = 64 + (event ? strlen(event) : 0) + (id ? strlen(id) : 0) + data_len * 8 + 16;
-    char *out = malloc(cap);
-    if (!out)
-        return NULL;
-    size_t n = 0;
-#define PUT(s, l) (memcpy(out + n, (s), (l)), n += (l))
+    util_buf_t b = {0};
     if (event) {
-        PUT("event: ", 7);
-        PUT(event, strlen(event));
-        PUT("\n", 1);
+        util_buf_puts(&b, "event: ");
+        util_buf_puts(&b, event);
+        util_buf_putc(&b, '\n');
     }
     if (id) {
-        PUT("id: ", 4);
-        PUT(id, strlen(id));
-        PUT("\n", 1);
+        util_buf_puts(&b, "id: ");
+        util_buf_puts(&b, id);
+        util_buf_putc(&b, '\n');
     }
     if (retry_ms >= 0)
-        n += (size_t)snprintf(out + n, cap - n, "retry: %ld\n", retry_ms);
+        util_buf_printf(&b, "retry: %ld\n", retry_ms);
     /* n separators make n+1 data lines, so a trailing newline survives the
      * parser's "drop the last LF" rule and "" still yields one data line. */
     size_t i = 0;
@@ -271,19 +236,19 @@ char *mcp_sse_format_event(const char *event, const char *id, const char *data, 
         size_t j = i;
         while (j < data_len && data[j] != '\r' && data[j] != '\n')
             j++;
-        PUT("data: ", 6);
-        PUT(data + i, j - i);
-        PUT("\n", 1);
+        util_buf_puts(&b, "data: ");
+        util_buf_append(&b, data + i, j - i);
+        util_buf_putc(&b, '\n');
         if (j == data_len)
             break;
         if (data[j] == '\r' && j + 1 < data_len && data[j + 1] == '\n')
             j++;
         i = j + 1;
     }
-    PUT("\n", 1);
-#undef PUT
-    out[n] = '\0';
-    if (out_len)
+    util_buf_putc(&b, '\n');
+    size_t n = b.len;
+    char *out = util_buf_take(&b); /* NULL after an OOM anywhere above */
+    if (out && out_len)
         *out_len = n;
     return out;
 }

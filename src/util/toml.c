@@ -17,6 +17,7 @@
  *                array `[...]` can never be appended to by a header.
  */
 #include "util/toml.h"
+#include "util/buf.h"
 
 #include <errno.h>
 #include <math.h>
@@ -42,11 +43,6 @@ typedef struct parser {
     err_t *err;
 } parser_t;
 
-/* A growable byte buffer for decoded strings. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-} sbuf_t;
 
 /* One part of a (possibly dotted) key. */
 typedef struct keypart {
@@ -131,27 +127,7 @@ static const char *key_show(const keypart_t *k, char *buf, size_t size)
     return buf;
 }
 
-static bool sbuf_put(sbuf_t *b, const char *src, size_t len)
-{
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            return false;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, src, len);
-    b->len += len;
-    b->p[b->len] = '\0';
-    return true;
-}
-
-static bool sbuf_putc(sbuf_t *b, char c) { return sbuf_put(b, &c, 1); }
-
-static bool sbuf_put_utf8(sbuf_t *b, uint32_t cp)
+static bool put_utf8(util_buf_t *b, uint32_t cp)
 {
     char out[4];
     size_t n;
@@ -174,7 +150,7 @@ static bool sbuf_put_utf8(sbuf_t *b, uint32_t cp)
         out[3] = (char)(0x80 | (cp & 0x3F));
         n = 4;
     }
-    return sbuf_put(b, out, n);
+    return util_buf_append(b, out, n);
 }
 
 /* Length of the valid UTF-8 sequence at s[0..n), or 0 when invalid
@@ -450,7 +426,7 @@ static int hex_val(int c)
 
 /* At a backslash inside a basic string: decodes one escape into b.
  * spec: TOML 1.0 allows exactly \b \t \n \f \r \" \\ \uXXXX \UXXXXXXXX. */
-static bool parse_escape(parser_t *p, sbuf_t *b)
+static bool parse_escape(parser_t *p, util_buf_t *b)
 {
     int c = peek_at(p, 1);
     char out;
@@ -474,7 +450,7 @@ static bool parse_escape(parser_t *p, sbuf_t *b)
         }
         if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
             return fail(p, "\\%c%0*X is not a Unicode scalar value", c, digits, cp);
-        if (!sbuf_put_utf8(b, cp))
+        if (!put_utf8(b, cp))
             return oom(p);
         p->i += 2 + (size_t)digits;
         return true;
@@ -486,7 +462,7 @@ static bool parse_escape(parser_t *p, sbuf_t *b)
             return fail(p, "invalid escape sequence \\%c", c);
         return fail(p, "invalid escape sequence");
     }
-    if (!sbuf_putc(b, out))
+    if (!util_buf_putc(b, out))
         return oom(p);
     p->i += 2;
     return true;
@@ -502,7 +478,7 @@ static bool string_char_ok(parser_t *p, unsigned char c)
 }
 
 /* Basic or literal single-line string at its opening quote. */
-static bool parse_line_string(parser_t *p, sbuf_t *b)
+static bool parse_line_string(parser_t *p, util_buf_t *b)
 {
     unsigned char q = p->s[p->i];
     size_t open = p->i;
@@ -524,14 +500,14 @@ static bool parse_line_string(parser_t *p, sbuf_t *b)
         }
         if (!string_char_ok(p, (unsigned char)c))
             return false;
-        if (!sbuf_putc(b, (char)c))
+        if (!util_buf_putc(b, (char)c))
             return oom(p);
         p->i++;
     }
 }
 
 /* Multi-line basic or literal string at its opening triple quote. */
-static bool parse_ml_string(parser_t *p, sbuf_t *b)
+static bool parse_ml_string(parser_t *p, util_buf_t *b)
 {
     unsigned char q = p->s[p->i];
     int open_line = p->line;
@@ -549,7 +525,7 @@ static bool parse_ml_string(parser_t *p, sbuf_t *b)
             if (run > 5)
                 return fail(p, "too many quotes at the end of a multi-line string");
             for (size_t k = 0; k < run - 3; k++)
-                if (!sbuf_putc(b, (char)q))
+                if (!util_buf_putc(b, (char)q))
                     return oom(p);
             p->i += run;
             return true;
@@ -558,7 +534,7 @@ static bool parse_ml_string(parser_t *p, sbuf_t *b)
             size_t at = p->i;
             if (!eat_newline(p))
                 return fail(p, "carriage return not followed by a line feed");
-            if (!sbuf_put(b, (const char *)p->s + at, p->i - at))
+            if (!util_buf_append(b, (const char *)p->s + at, p->i - at))
                 return oom(p);
             continue;
         }
@@ -588,7 +564,7 @@ static bool parse_ml_string(parser_t *p, sbuf_t *b)
         }
         if (!string_char_ok(p, (unsigned char)c))
             return false;
-        if (!sbuf_putc(b, (char)c))
+        if (!util_buf_putc(b, (char)c))
             return oom(p);
         p->i++;
     }
@@ -598,11 +574,11 @@ static bool parse_simple_key(parser_t *p, keypart_t *k)
 {
     k->line = p->line;
     k->column = column(p);
-    sbuf_t b = {0};
+    util_buf_t b = {0};
     int c = peek(p);
     if (c == '"' || c == '\'') {
         if (!parse_line_string(p, &b)) {
-            free(b.p);
+            util_buf_free(&b);
             return false;
         }
     } else {
@@ -616,10 +592,10 @@ static bool parse_simple_key(parser_t *p, keypart_t *k)
                 return fail(p, "expected a key, found '%c'", c);
             return fail(p, "expected a key");
         }
-        if (!sbuf_put(&b, (const char *)p->s + start, p->i - start))
+        if (!util_buf_append(&b, (const char *)p->s + start, p->i - start))
             return oom(p);
     }
-    if (!b.p && !sbuf_put(&b, "", 0))
+    if (!b.p && !util_buf_append(&b, "", 0))
         return oom(p);
     k->s = b.p;
     k->len = b.len;
@@ -1095,18 +1071,18 @@ static bool parse_value(parser_t *p, int depth, toml_value_t **out)
     int c = peek(p);
     bool ok;
     if (c == '"' || c == '\'') {
-        sbuf_t b = {0};
+        util_buf_t b = {0};
         if (peek_at(p, 1) == c && peek_at(p, 2) == c)
             ok = parse_ml_string(p, &b);
         else
             ok = parse_line_string(p, &b);
-        if (ok && !b.p && !sbuf_put(&b, "", 0))
+        if (ok && !b.p && !util_buf_append(&b, "", 0))
             ok = oom(p);
         if (ok) {
             v->u.str.ptr = b.p;
             v->u.str.len = b.len;
         } else {
-            free(b.p);
+            util_buf_free(&b);
         }
     } else if (c == '[') {
         v->type = TOML_ARRAY;
