@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "guard/guard.h"
+#include "util/file.h"
 #include "wasm/wasm.h"
 
 static const char usage[] =
@@ -156,44 +157,16 @@ static const char *kind_name(wasm_externkind_t k)
     return k <= WASM_EXTERN_GLOBAL ? names[k] : "?";
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    uint8_t *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            uint8_t *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
 static int cmd_info(const char *path, const cli_t *o)
 {
     size_t len = 0;
-    uint8_t *bytes = read_file(path, &len);
+    err_t err = {{0}};
+    uint8_t *bytes = util_read_file(path, &len, &err);
     if (!bytes) {
-        fprintf(stderr, "flowgate guard: failed to read WASM file: %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "flowgate guard: failed to read WASM file: %s\n", err.msg);
         return 1;
     }
     uint64_t t0 = wasm_now_ns();
-    err_t err = {{0}};
     wasm_load_error_t why;
     wasm_module_t *mod = wasm_module_load(bytes, len, &why, &err);
     uint64_t t1 = wasm_now_ns();

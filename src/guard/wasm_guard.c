@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "guard/wasm_guard_internal.h"
+#include "util/file.h"
 
 #define DEFAULT_IDLE_MS 30000u
 #define WAIT_STEP_NS (10ull * 1000000ull)
@@ -565,34 +566,10 @@ guard_t *guard_wasm_load_bytes(const uint8_t *bytes, size_t len, const guard_was
 
 guard_t *guard_wasm_load_file(const char *path, const guard_wasm_opts_t *opts, err_t *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return err_set(err, "failed to read WASM file: open %s: %s", path, strerror(errno)), NULL;
-    uint8_t *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 1 << 16;
-            uint8_t *nb = realloc(buf, ncap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return err_set(err, "failed to read WASM file: %s: out of memory", path), NULL;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (r == 0)
-            break;
-    }
-    bool rerr = ferror(f);
-    fclose(f);
-    if (rerr) {
-        free(buf);
-        return err_set(err, "failed to read WASM file: read %s: I/O error", path), NULL;
-    }
+    size_t len = 0;
+    uint8_t *buf = util_read_file(path, &len, err);
+    if (!buf)
+        return err_prefix(err, "failed to read WASM file"), NULL;
     guard_t *g = guard_wasm_load_bytes(buf, len, opts, err);
     free(buf);
     return g;
