@@ -116,6 +116,29 @@ void th_kill(pid_t pid)
     }
 }
 
+pid_t th_start_http_server(const char *const args[], char *url, size_t url_size)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int port = th_free_port();
+        char portnum[16], portenv[32];
+        snprintf(portnum, sizeof portnum, "%d", port);
+        snprintf(portenv, sizeof portenv, "PORT=%d", port);
+        char *argv[16] = {(char *)th_node()};
+        size_t n = 1;
+        for (size_t i = 0; args[i] && n + 1 < sizeof argv / sizeof *argv; i++)
+            argv[n++] = strcmp(args[i], "$PORT") == 0 ? portnum : (char *)args[i];
+        argv[n] = NULL;
+        char *env[] = {portenv, NULL};
+        pid_t pid = th_spawn(argv, env);
+        if (th_wait_port(port, pid, 20000)) {
+            snprintf(url, url_size, "http://127.0.0.1:%d/mcp", port);
+            return pid;
+        }
+        th_kill(pid);
+    }
+    return -1;
+}
+
 static void cat(char *buf, size_t size, const char *s)
 {
     size_t n = strlen(buf);
@@ -216,4 +239,64 @@ const char *th_text(const json_t *result)
 {
     const char *t = json_string_value(json_object_get(json_array_get(json_object_get(result, "content"), 0), "text"));
     return t ? t : "";
+}
+
+mcp_call_status_t th_call_tool(mcp_backend_t *b, const char *tool, json_t *args, const mcp_call_opts_t *o,
+                               json_t **res, err_t *e)
+{
+    json_t *params = json_pack("{s:s, s:o}", "name", tool, "arguments", args ? args : json_null());
+    mcp_call_opts_t def = {.deadline_ms = mcp_now_ms() + 30000};
+    mcp_call_status_t st = mcp_backend_request_ex(b, "tools/call", params, o ? o : &def, res, e);
+    json_decref(params);
+    return st;
+}
+
+json_t *th_call_tool_ok(mcp_backend_t *b, const char *tool, json_t *args)
+{
+    json_t *res = NULL;
+    err_t e = {{0}};
+    mcp_call_status_t st = th_call_tool(b, tool, args, NULL, &res, &e);
+    if (st != MCP_CALL_OK)
+        fail_msg("tools/call %s: status %d: %s", tool, st, e.msg);
+    return res;
+}
+
+typedef struct echo_job {
+    mcp_backend_t *b;
+    const char *who;
+    int thread, calls;
+    long bad;
+} echo_job_t;
+
+static void *echo_worker(void *arg)
+{
+    echo_job_t *j = arg;
+    for (int i = 0; i < j->calls; i++) {
+        char msg[96], want[112];
+        snprintf(msg, sizeof msg, "%s thread %d call %d", j->who, j->thread, i);
+        snprintf(want, sizeof want, "Echo: %s", msg);
+        json_t *res = NULL;
+        if (th_call_tool(j->b, "echo", json_pack("{s:s}", "message", msg), NULL, &res, NULL) != MCP_CALL_OK ||
+            strcmp(th_text(res), want) != 0)
+            j->bad++;
+        json_decref(res);
+    }
+    return NULL;
+}
+
+long th_echo_from_threads(mcp_backend_t *b, const char *who, int threads, int calls)
+{
+    echo_job_t jobs[16];
+    pthread_t th[16];
+    assert_true(threads > 0 && threads <= 16);
+    for (int i = 0; i < threads; i++) {
+        jobs[i] = (echo_job_t){.b = b, .who = who, .thread = i, .calls = calls};
+        assert_int_equal(pthread_create(&th[i], NULL, echo_worker, &jobs[i]), 0);
+    }
+    long bad = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        bad += jobs[i].bad;
+    }
+    return bad;
 }

@@ -1,7 +1,8 @@
 /*
  * helpers.h — shared pieces of the MCP tests: where node and the npm servers
  * live (configured by CMake), spawning helper servers on ports picked at run
- * time, and a thread-safe recorder for backend hooks.
+ * time, a thread-safe recorder for backend hooks, and the tools/call
+ * shorthands the stdio and HTTP suites both use.
  */
 #ifndef FLOWGATE_TESTS_MCP_HELPERS_H
 #define FLOWGATE_TESTS_MCP_HELPERS_H
@@ -33,6 +34,12 @@ pid_t th_spawn(char *const argv[], char *const extra_env[]);
 bool th_wait_port(int port, pid_t pid, int timeout_ms);
 /* SIGKILLs the process group and reaps it. */
 void th_kill(pid_t pid);
+/* Starts `node args...` as an HTTP MCP server on a port picked at run time,
+ * trying up to three ports (a picked port can be taken before the server
+ * binds it). Every "$PORT" in args becomes the port, which the server also
+ * finds in $PORT. On success writes "http://127.0.0.1:<port>/mcp" to url and
+ * returns the pid (th_kill it); -1 when no attempt came up. */
+pid_t th_start_http_server(const char *const args[], char *url, size_t url_size);
 
 /* Records hook calls. */
 typedef struct th_rec {
@@ -51,6 +58,18 @@ void th_rec_hooks(th_rec_t *r, mcp_hooks_t *hooks);
 /* Copies a field under the lock. */
 int th_rec_get(th_rec_t *r, const int *field);
 bool th_rec_contains(th_rec_t *r, const char *which, const char *needle);
+
+/* tools/call `tool` with args (stolen; NULL sends null, which the backend
+ * turns into {}) under o (NULL: a 30 s deadline). */
+mcp_call_status_t th_call_tool(mcp_backend_t *b, const char *tool, json_t *args, const mcp_call_opts_t *o,
+                               json_t **res, err_t *e);
+/* th_call_tool that fails the test unless the call succeeds; returns the
+ * result (caller decrefs). */
+json_t *th_call_tool_ok(mcp_backend_t *b, const char *tool, json_t *args);
+/* Runs `threads` threads that each make `calls` echo calls with their own
+ * messages ("<who> thread T call I"); returns how many answers were missing
+ * or were not that call's own echo. */
+long th_echo_from_threads(mcp_backend_t *b, const char *who, int threads, int calls);
 
 /* Text of result.content[0].text, or "" */
 const char *th_text(const json_t *result);

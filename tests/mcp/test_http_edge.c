@@ -14,21 +14,9 @@ static th_rec_t rec;
 static int setup(void **state)
 {
     (void)state;
-    const char *script = th_fixture("fake_http_server.mjs");
     th_node_modules();
-    for (int attempt = 0; attempt < 3 && server < 0; attempt++) {
-        int port = th_free_port();
-        char portarg[16];
-        snprintf(portarg, sizeof portarg, "%d", port);
-        char *argv[] = {(char *)th_node(), (char *)script, portarg, NULL};
-        pid_t pid = th_spawn(argv, NULL);
-        if (th_wait_port(port, pid, 20000)) {
-            server = pid;
-            snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
-        } else {
-            th_kill(pid);
-        }
-    }
+    const char *args[] = {th_fixture("fake_http_server.mjs"), "$PORT", NULL};
+    server = th_start_http_server(args, url, sizeof url);
     return server > 0 ? 0 : -1;
 }
 
@@ -64,21 +52,11 @@ static mcp_backend_t *backend(const char *u, bool dynamic)
     return b;
 }
 
-static mcp_call_status_t call(mcp_backend_t *b, const char *tool, json_t *args, const mcp_call_opts_t *o,
-                              json_t **res, err_t *e)
-{
-    json_t *params = json_pack("{s:s, s:o}", "name", tool, "arguments", args ? args : json_object());
-    mcp_call_opts_t def = {.deadline_ms = mcp_now_ms() + 20000};
-    mcp_call_status_t st = mcp_backend_request_ex(b, "tools/call", params, o ? o : &def, res, e);
-    json_decref(params);
-    return st;
-}
-
 static json_t *whoami(mcp_backend_t *b)
 {
     json_t *res = NULL;
     err_t e = {{0}};
-    if (call(b, "whoami", NULL, NULL, &res, &e) != MCP_CALL_OK)
+    if (th_call_tool(b, "whoami", NULL, NULL, &res, &e) != MCP_CALL_OK)
         fail_msg("whoami: %s", e.msg);
     json_t *v = json_loads(th_text(res), 0, NULL);
     json_decref(res);
@@ -120,7 +98,7 @@ static void test_expired_session_is_initialised_again_and_the_call_retried(void 
     mcp_backend_t *b = backend(url, false);
     json_t *w1 = whoami(b);
     json_t *res = NULL;
-    assert_int_equal(call(b, "expire", NULL, NULL, &res, NULL), MCP_CALL_OK);
+    assert_int_equal(th_call_tool(b, "expire", NULL, NULL, &res, NULL), MCP_CALL_OK);
     json_decref(res);
     json_t *w2 = whoami(b); /* 404 -> initialize -> retry, invisible to the caller */
     assert_string_not_equal(json_string_value(json_object_get(w1, "session")),
@@ -154,12 +132,12 @@ static void test_json_and_sse_answers_are_both_understood(void **state)
     mcp_call_opts_t o = {.deadline_ms = mcp_now_ms() + 20000, .on_notification = on_note, .notify_ud = &seen};
     json_t *res = NULL;
     err_t e = {{0}};
-    assert_int_equal(call(b, "sse", NULL, &o, &res, &e), MCP_CALL_OK);
+    assert_int_equal(th_call_tool(b, "sse", NULL, &o, &res, &e), MCP_CALL_OK);
     assert_string_equal(th_text(res), "via sse");
     json_decref(res);
     assert_int_equal(seen.n, 1); /* the notification sent on this call's stream */
     assert_string_equal(seen.data, "before");
-    assert_int_equal(call(b, "json", NULL, NULL, &res, &e), MCP_CALL_OK);
+    assert_int_equal(th_call_tool(b, "json", NULL, NULL, &res, &e), MCP_CALL_OK);
     assert_string_equal(th_text(res), "via json");
     json_decref(res);
     mcp_backend_free(b);
@@ -171,7 +149,7 @@ static void test_stream_closed_before_the_answer_is_resumed(void **state)
     mcp_backend_t *b = backend(url, false);
     json_t *res = NULL;
     err_t e = {{0}};
-    if (call(b, "drop", NULL, NULL, &res, &e) != MCP_CALL_OK)
+    if (th_call_tool(b, "drop", NULL, NULL, &res, &e) != MCP_CALL_OK)
         fail_msg("%s", e.msg);
     assert_string_equal(th_text(res), "resumed");
     json_decref(res);
@@ -184,7 +162,7 @@ static void test_http_500_gives_a_clear_error(void **state)
     mcp_backend_t *b = backend(url, false);
     json_t *res = NULL;
     err_t e = {{0}};
-    assert_int_equal(call(b, "fail500", NULL, NULL, &res, &e), MCP_CALL_FAILED);
+    assert_int_equal(th_call_tool(b, "fail500", NULL, NULL, &res, &e), MCP_CALL_FAILED);
     assert_null(res);
     assert_non_null(strstr(e.msg, "HTTP 500"));
     assert_non_null(strstr(e.msg, "kaboom"));
@@ -201,7 +179,7 @@ static void test_http_deadline_and_cancel_end_the_call(void **state)
     err_t e = {{0}};
     int64_t t0 = mcp_now_ms();
     mcp_call_opts_t o = {.deadline_ms = t0 + 300};
-    assert_int_equal(call(b, "slow", json_pack("{s:i}", "ms", 5000), &o, &res, &e), MCP_CALL_TIMEOUT);
+    assert_int_equal(th_call_tool(b, "slow", json_pack("{s:i}", "ms", 5000), &o, &res, &e), MCP_CALL_TIMEOUT);
     assert_true(mcp_now_ms() - t0 < 3000);
     assert_non_null(strstr(e.msg, "context deadline exceeded"));
 
@@ -209,7 +187,7 @@ static void test_http_deadline_and_cancel_end_the_call(void **state)
     atomic_init(&flag, true); /* already cancelled: returns at the first progress check */
     mcp_call_opts_t oc = {.deadline_ms = mcp_now_ms() + 20000, .cancel = &flag};
     t0 = mcp_now_ms();
-    assert_int_equal(call(b, "slow", json_pack("{s:i}", "ms", 5000), &oc, &res, &e), MCP_CALL_CANCELLED);
+    assert_int_equal(th_call_tool(b, "slow", json_pack("{s:i}", "ms", 5000), &oc, &res, &e), MCP_CALL_CANCELLED);
     assert_true(mcp_now_ms() - t0 < 3000);
     mcp_backend_free(b);
 }

@@ -18,22 +18,8 @@ static char url[64];
 static int setup(void **state)
 {
     (void)state;
-    const char *script = th_npm_server("server-everything");
-    /* A picked port can be taken before the server binds it: try a few. */
-    for (int attempt = 0; attempt < 3 && server < 0; attempt++) {
-        int port = th_free_port();
-        char portenv[32];
-        snprintf(portenv, sizeof portenv, "PORT=%d", port);
-        char *argv[] = {(char *)th_node(), (char *)script, "streamableHttp", NULL};
-        char *env[] = {portenv, NULL};
-        pid_t pid = th_spawn(argv, env);
-        if (th_wait_port(port, pid, 20000)) {
-            server = pid;
-            snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
-        } else {
-            th_kill(pid);
-        }
-    }
+    const char *args[] = {th_npm_server("server-everything"), "streamableHttp", NULL};
+    server = th_start_http_server(args, url, sizeof url);
     if (server < 0)
         fail_msg("server-everything did not start in streamableHttp mode");
     th_rec_init(&rec);
@@ -57,18 +43,6 @@ static int teardown(void **state)
     mcp_backend_free(be);
     th_kill(server);
     return 0;
-}
-
-static json_t *call_tool(const char *name, json_t *args)
-{
-    json_t *params = json_pack("{s:s, s:o}", "name", name, "arguments", args);
-    json_t *res = NULL;
-    err_t e = {{0}};
-    mcp_call_status_t st = mcp_backend_request(be, "tools/call", params, DEADLINE, NULL, &res, &e);
-    json_decref(params);
-    if (st != MCP_CALL_OK)
-        fail_msg("tools/call %s: status %d: %s", name, st, e.msg);
-    return res;
 }
 
 static void test_http_initialize_gets_a_session_and_server_info(void **state)
@@ -97,10 +71,10 @@ static void test_http_tools_list_and_calls(void **state)
         fail_msg("%s", e.msg);
     assert_true(json_array_size(tools) >= 12);
     json_decref(tools);
-    json_t *r = call_tool("echo", json_pack("{s:s}", "message", "over http"));
+    json_t *r = th_call_tool_ok(be, "echo", json_pack("{s:s}", "message", "over http"));
     assert_string_equal(th_text(r), "Echo: over http");
     json_decref(r);
-    r = call_tool("get-sum", json_pack("{s:i, s:i}", "a", 20, "b", 22));
+    r = th_call_tool_ok(be, "get-sum", json_pack("{s:i, s:i}", "a", 20, "b", 22));
     assert_string_equal(th_text(r), "The sum of 20 and 22 is 42.");
     json_decref(r);
 }
@@ -140,40 +114,10 @@ static void test_http_progress_arrives_on_the_sse_stream(void **state)
     json_decref(res);
 }
 
-#define THREADS 4
-#define CALLS 6
-
-static void *echo_worker(void *arg)
-{
-    long t = (long)arg, bad = 0;
-    for (int i = 0; i < CALLS; i++) {
-        char msg[64], want[80];
-        snprintf(msg, sizeof msg, "http thread %ld call %d", t, i);
-        snprintf(want, sizeof want, "Echo: %s", msg);
-        json_t *params = json_pack("{s:s, s:{s:s}}", "name", "echo", "arguments", "message", msg);
-        json_t *res = NULL;
-        if (mcp_backend_request(be, "tools/call", params, DEADLINE, NULL, &res, NULL) != MCP_CALL_OK ||
-            strcmp(th_text(res), want) != 0)
-            bad++;
-        json_decref(params);
-        json_decref(res);
-    }
-    return (void *)bad;
-}
-
 static void test_http_concurrent_calls_each_get_their_own_answer(void **state)
 {
     (void)state;
-    pthread_t th[THREADS];
-    for (long i = 0; i < THREADS; i++)
-        assert_int_equal(pthread_create(&th[i], NULL, echo_worker, (void *)i), 0);
-    long bad = 0;
-    for (int i = 0; i < THREADS; i++) {
-        void *r;
-        pthread_join(th[i], &r);
-        bad += (long)r;
-    }
-    assert_int_equal(bad, 0);
+    assert_int_equal(th_echo_from_threads(be, "http", 4, 6), 0);
 }
 
 static void test_http_unknown_method_is_the_backends_rpc_error(void **state)
@@ -191,7 +135,7 @@ static void test_http_stop_ends_the_session_and_next_use_starts_a_new_one(void *
     (void)state;
     mcp_backend_stop(be);
     assert_int_equal(mcp_backend_state(be), MCP_STATE_STOPPED);
-    json_t *r = call_tool("echo", json_pack("{s:s}", "message", "new session"));
+    json_t *r = th_call_tool_ok(be, "echo", json_pack("{s:s}", "message", "new session"));
     assert_string_equal(th_text(r), "Echo: new session");
     json_decref(r);
     assert_int_equal(mcp_backend_start_count(be), 2);

@@ -34,10 +34,8 @@ static mcp_backend_t *fake(const char *mode, int startup_ms)
 static mcp_call_status_t call(mcp_backend_t *b, const char *tool, json_t *args, int64_t deadline, json_t **res,
                               err_t *e)
 {
-    json_t *params = json_pack("{s:s, s:o}", "name", tool, "arguments", args ? args : json_null());
-    mcp_call_status_t st = mcp_backend_request(b, "tools/call", params, deadline, NULL, res, e);
-    json_decref(params);
-    return st;
+    mcp_call_opts_t o = {.deadline_ms = deadline};
+    return th_call_tool(b, tool, args, &o, res, e);
 }
 
 static void test_missing_command_fails_with_a_clear_error(void **state)

@@ -39,18 +39,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static json_t *call_tool(const char *name, json_t *args)
-{
-    json_t *params = json_pack("{s:s, s:o}", "name", name, "arguments", args);
-    json_t *res = NULL;
-    err_t e = {{0}};
-    mcp_call_status_t st = mcp_backend_request(be, "tools/call", params, DEADLINE, NULL, &res, &e);
-    json_decref(params);
-    if (st != MCP_CALL_OK)
-        fail_msg("tools/call %s: status %d: %s", name, st, e.msg);
-    return res;
-}
-
 static void test_initialize_records_server_info_and_capabilities(void **state)
 {
     (void)state;
@@ -101,10 +89,10 @@ static void test_tools_list_returns_every_tool(void **state)
 static void test_echo_and_get_sum_answer(void **state)
 {
     (void)state;
-    json_t *r = call_tool("echo", json_pack("{s:s}", "message", "hello flowgate"));
+    json_t *r = th_call_tool_ok(be, "echo", json_pack("{s:s}", "message", "hello flowgate"));
     assert_string_equal(th_text(r), "Echo: hello flowgate");
     json_decref(r);
-    r = call_tool("get-sum", json_pack("{s:i, s:i}", "a", 2, "b", 40));
+    r = th_call_tool_ok(be, "get-sum", json_pack("{s:i, s:i}", "a", 2, "b", 40));
     assert_string_equal(th_text(r), "The sum of 2 and 40 is 42.");
     json_decref(r);
 }
@@ -147,42 +135,10 @@ static void test_progress_reaches_the_calls_callback_with_its_own_token(void **s
     json_decref(res);
 }
 
-#define THREADS 6
-#define CALLS 8
-
-static void *echo_worker(void *arg)
-{
-    long t = (long)arg;
-    long bad = 0;
-    for (int i = 0; i < CALLS; i++) {
-        char msg[64], want[80];
-        snprintf(msg, sizeof msg, "thread %ld call %d", t, i);
-        snprintf(want, sizeof want, "Echo: %s", msg);
-        json_t *params = json_pack("{s:s, s:{s:s}}", "name", "echo", "arguments", "message", msg);
-        json_t *res = NULL;
-        err_t e = {{0}};
-        if (mcp_backend_request(be, "tools/call", params, DEADLINE, NULL, &res, &e) != MCP_CALL_OK ||
-            strcmp(th_text(res), want) != 0)
-            bad++;
-        json_decref(params);
-        json_decref(res);
-    }
-    return (void *)bad;
-}
-
 static void test_concurrent_calls_from_threads_each_get_their_own_answer(void **state)
 {
     (void)state;
-    pthread_t th[THREADS];
-    for (long i = 0; i < THREADS; i++)
-        assert_int_equal(pthread_create(&th[i], NULL, echo_worker, (void *)i), 0);
-    long bad = 0;
-    for (int i = 0; i < THREADS; i++) {
-        void *r;
-        pthread_join(th[i], &r);
-        bad += (long)r;
-    }
-    assert_int_equal(bad, 0);
+    assert_int_equal(th_echo_from_threads(be, "stdio", 6, 8), 0);
 }
 
 static void test_roots_list_from_the_server_is_answered(void **state)
@@ -213,7 +169,7 @@ static void test_unknown_tool_result_is_passed_through(void **state)
 {
     (void)state;
     /* The TS SDK reports an unknown tool as an isError result (mcp-protocol §1.5). */
-    json_t *r = call_tool("no-such-tool", json_object());
+    json_t *r = th_call_tool_ok(be, "no-such-tool", json_object());
     assert_true(json_is_true(json_object_get(r, "isError")));
     assert_non_null(strstr(th_text(r), "no-such-tool"));
     json_decref(r);
@@ -238,7 +194,7 @@ static void test_stop_then_request_starts_a_new_process(void **state)
     assert_int_equal(mcp_backend_state(be), MCP_STATE_STOPPED);
     assert_int_equal(mcp_backend_pid(be), -1);
     assert_int_equal(kill(old, 0), -1); /* reaped: gone */
-    json_t *r = call_tool("echo", json_pack("{s:s}", "message", "again"));
+    json_t *r = th_call_tool_ok(be, "echo", json_pack("{s:s}", "message", "again"));
     assert_string_equal(th_text(r), "Echo: again");
     json_decref(r);
     assert_int_equal(mcp_backend_state(be), MCP_STATE_RUNNING);
