@@ -4,6 +4,7 @@
  * labels, and what the flow rules then allow.
  */
 #include "helpers.h"
+#include "../difc/difc_test.h" /* TAGS(), labels_of() */
 
 typedef struct fx {
     guard_ctx_t ctx;
@@ -32,17 +33,6 @@ static int teardown(void **state)
     free(f);
     return 0;
 }
-
-static void set_agent(fx_t *f, const char *const *secrecy, const char *const *integrity)
-{
-    difc_labels_free(&f->agent);
-    for (size_t i = 0; secrecy && secrecy[i]; i++)
-        assert_true(difc_tagset_add(&f->agent.secrecy, secrecy[i]));
-    for (size_t i = 0; integrity && integrity[i]; i++)
-        assert_true(difc_tagset_add(&f->agent.integrity, integrity[i]));
-}
-
-#define TAGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 /* Labels the call with g, then evaluates it for f->agent. */
 static bool allowed(fx_t *f, guard_t *g, const char *tool, difc_mode_t mode)
@@ -109,10 +99,10 @@ static void test_noop_denies_a_tainted_agent(void **state)
 {
     fx_t *f = *state;
     guard_t *g = guard_noop_new();
-    set_agent(f, NULL, TAGS("none:all"));
+    labels_of(&f->agent, NULL, TAGS("none:all"));
     assert_false(allowed(f, g, "t", DIFC_MODE_FILTER));
     assert_non_null(strstr(f->ev.reason, "integrity"));
-    set_agent(f, TAGS("private:x"), NULL);
+    labels_of(&f->agent, TAGS("private:x"), NULL);
     assert_false(allowed(f, g, "t", DIFC_MODE_STRICT));
     assert_non_null(strstr(f->ev.reason, "secrecy"));
     guard_close(g);
@@ -147,40 +137,40 @@ static void test_write_sink_accept_matching(void **state)
     fx_t *f = *state;
     guard_t *g = write_sink(TAGS("private:github/gh-aw*"), NULL);
     /* Integrity never blocks a write-sink: its resource integrity is empty. */
-    set_agent(f, TAGS("private:github/gh-aw*"), TAGS("approved:all", "none:all"));
+    labels_of(&f->agent, TAGS("private:github/gh-aw*"), TAGS("approved:all", "none:all"));
     assert_true(allowed(f, g, "add_comment", DIFC_MODE_FILTER));
-    set_agent(f, TAGS("private:github/gh-aw*", "private:github/secret-repo"), TAGS("none:all"));
+    labels_of(&f->agent, TAGS("private:github/gh-aw*", "private:github/secret-repo"), TAGS("none:all"));
     assert_false(allowed(f, g, "add_comment", DIFC_MODE_FILTER));
     assert_non_null(strstr(f->ev.reason, "private (github/secret-repo)"));
     /* Exact matching: the accept entry is a literal tag, not a pattern. */
-    set_agent(f, TAGS("private:github/gh-aw-tools"), NULL);
+    labels_of(&f->agent, TAGS("private:github/gh-aw-tools"), NULL);
     assert_false(allowed(f, g, "add_comment", DIFC_MODE_PROPAGATE));
     guard_close(g);
 
     g = write_sink(TAGS("*"), NULL);
-    set_agent(f, TAGS("private:a", "private:b/c", "x"), TAGS("none:all"));
+    labels_of(&f->agent, TAGS("private:a", "private:b/c", "x"), TAGS("none:all"));
     assert_true(allowed(f, g, "add_comment", DIFC_MODE_STRICT));
     guard_close(g);
 
     /* Visibility public: any secrecy is refused whatever accept says. */
     g = write_sink(TAGS("*"), "  Public ");
-    set_agent(f, TAGS("private:x"), NULL);
+    labels_of(&f->agent, TAGS("private:x"), NULL);
     assert_false(allowed(f, g, "add_comment", DIFC_MODE_FILTER));
     assert_string_equal(difc_resource_description(&f->res), "write-sink:public (add_comment)");
     assert_non_null(strstr(f->ev.reason, "secrecy"));
-    set_agent(f, NULL, TAGS("none:all"));
+    labels_of(&f->agent, NULL, TAGS("none:all"));
     assert_true(allowed(f, g, "add_comment", DIFC_MODE_FILTER));
     guard_close(g);
 
     /* A private sink visibility keeps the accept list. */
     g = write_sink(TAGS("private:x"), "private");
-    set_agent(f, TAGS("private:x"), NULL);
+    labels_of(&f->agent, TAGS("private:x"), NULL);
     assert_true(allowed(f, g, "add_comment", DIFC_MODE_FILTER));
     guard_close(g);
 
     /* The same tainted agent on a noop server: denied on integrity. */
     g = guard_noop_new();
-    set_agent(f, TAGS("private:github/gh-aw*"), TAGS("approved:all", "none:all"));
+    labels_of(&f->agent, TAGS("private:github/gh-aw*"), TAGS("approved:all", "none:all"));
     assert_false(allowed(f, g, "add_comment", DIFC_MODE_FILTER));
     assert_non_null(strstr(f->ev.reason, "integrity"));
     guard_close(g);
@@ -201,7 +191,7 @@ static void test_write_sink_from_allow_only_mapping(void **state)
     assert_true(difc_allow_only_accept_rules(&p.allow_only, &ws.accept, &err));
     guard_t *g = guard_write_sink_new(&ws, &err);
     /* What the GitHub guard's label_agent gives for that policy (§2.2). */
-    set_agent(f, TAGS("private:acme", "private:octo/web", "private:octo/api-*"), NULL);
+    labels_of(&f->agent, TAGS("private:acme", "private:octo/web", "private:octo/api-*"), NULL);
     assert_true(allowed(f, g, "create_issue", DIFC_MODE_FILTER));
     assert_true(difc_write_sink_covers(&ws, &p.allow_only));
     difc_strlist_free(&ws.accept);
