@@ -6,8 +6,8 @@
  *
  * Each input becomes a module as in fuzz_wasm (wasm_harness.h). Both
  * translations must agree on: whether the module loads and why not;
- * whether it instantiates; for every exported function called with zero
- * arguments, the status, the trap kind, the results (floats bit for bit,
+ * whether it instantiates; for every call of every exported function (the
+ * argument rounds of wasm_harness.h), the status, the trap kind, the results (floats bit for bit,
  * any NaN matching any NaN), and afterwards the whole linear memory and the
  * exported globals. A call that runs out of fuel ends the comparison (fuel
  * is a bound, not a semantics). Any disagreement aborts with both sides

@@ -57,7 +57,8 @@ static void compare_state(wasm_instance_t *a, wasm_instance_t *b, const wasm_mod
 static void compare_calls(wasm_instance_t *a, wasm_instance_t *b, const wasm_module_t *mod)
 {
     uint32_t n = wasm_module_export_count(mod);
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t call = 0; call < n * FUZZ_ARG_ROUNDS; call++) {
+        uint32_t i = call % n;
         wasm_export_info_t e;
         wasm_module_export(mod, i, &e);
         if (e.kind != WASM_EXTERN_FUNC)
@@ -70,11 +71,9 @@ static void compare_calls(wasm_instance_t *a, wasm_instance_t *b, const wasm_mod
         if (ft.nparams > FUZZ_MAX_VALS || ft.nresults > FUZZ_MAX_VALS)
             continue;
         wasm_val_t args[FUZZ_MAX_VALS], ra[FUZZ_MAX_VALS], rb[FUZZ_MAX_VALS];
-        memset(args, 0, sizeof args);
+        fuzz_wasm_args(&ft, call / n, args);
         memset(ra, 0, sizeof ra);
         memset(rb, 0, sizeof rb);
-        for (uint32_t k = 0; k < ft.nparams; k++)
-            args[k].type = ft.params[k];
         wasm_call_opts_t oa = {.fuel = FUZZ_FUEL}, ob = {.fuel = FUZZ_FUEL};
         wasm_trap_t ta, tb;
         memset(&ta, 0, sizeof ta);

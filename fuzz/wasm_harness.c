@@ -24,41 +24,61 @@ static void engine_bug(const char *what, const char *detail)
     abort();
 }
 
+void fuzz_wasm_args(const wasm_functype_t *ft, unsigned round, wasm_val_t *args)
+{
+    static const uint32_t i32s[FUZZ_ARG_ROUNDS] = {0, 0xffffffffu, 0x80000000u};
+    static const uint64_t i64s[FUZZ_ARG_ROUNDS] = {0, 0x8000000000000000ull, 0xffffffffffffffffull};
+    static const uint32_t f32s[FUZZ_ARG_ROUNDS] = {0, 0x7fc00000u /* NaN */, 0x7f800000u /* inf */};
+    static const uint64_t f64s[FUZZ_ARG_ROUNDS] = {0, 0x8000000000000000ull /* -0 */, 0x7e37e43c8800759cull /* 1e300 */};
+    round %= FUZZ_ARG_ROUNDS;
+    for (uint32_t k = 0; k < ft->nparams && k < FUZZ_MAX_VALS; k++) {
+        memset(&args[k], 0, sizeof args[k]);
+        args[k].type = ft->params[k];
+        switch (ft->params[k]) {
+        case WASM_I32: args[k].of.i32 = (int32_t)(i32s[round] ^ (round ? k : 0)); break;
+        case WASM_I64: args[k].of.i64 = (int64_t)(i64s[round] ^ (round ? k : 0)); break;
+        case WASM_F32: args[k].of.f32_bits = f32s[round]; break;
+        case WASM_F64: args[k].of.f64_bits = f64s[round]; break;
+        default: break; /* references: null */
+        }
+    }
+}
+
 static void call_exports(wasm_instance_t *inst, const wasm_module_t *mod)
 {
     uint32_t n = wasm_module_export_count(mod);
-    for (uint32_t i = 0; i < n; i++) {
-        wasm_export_info_t e;
-        wasm_module_export(mod, i, &e);
-        if (e.kind != WASM_EXTERN_FUNC)
-            continue;
-        wasm_func_t *fn = wasm_instance_export_func(inst, e.name);
-        if (!fn)
-            engine_bug("exported function not found by name", e.name);
-        wasm_functype_t ft;
-        wasm_func_type(fn, &ft);
-        if (ft.nparams > FUZZ_MAX_VALS || ft.nresults > FUZZ_MAX_VALS)
-            continue;
-        wasm_val_t args[FUZZ_MAX_VALS], results[FUZZ_MAX_VALS];
-        memset(args, 0, sizeof args);
-        memset(results, 0, sizeof results);
-        for (uint32_t a = 0; a < ft.nparams; a++)
-            args[a].type = ft.params[a];
-        wasm_call_opts_t opts = {.fuel = FUZZ_FUEL};
-        wasm_trap_t trap;
-        err_t err = {{0}};
-        wasm_status_t st = wasm_func_call(inst, fn, args, ft.nparams, results, ft.nresults, &opts, &trap, &err);
-        if (st == WASM_BAD_CALL)
-            engine_bug("well-typed call rejected", err.msg);
-        if (st == WASM_TRAPPED && trap.kind == WASM_TRAP_NONE)
-            engine_bug("trap without a kind", trap.message);
-        if (st == WASM_OK)
-            for (uint32_t r = 0; r < ft.nresults; r++)
-                if (results[r].type != ft.results[r])
-                    engine_bug("result of the wrong type", e.name);
-        /* After a trap or an interruption the instance may be inconsistent,
-         * but wasm.h promises the process is unaffected: keep calling. */
-    }
+    for (unsigned round = 0; round < FUZZ_ARG_ROUNDS; round++)
+        for (uint32_t i = 0; i < n; i++) {
+            wasm_export_info_t e;
+            wasm_module_export(mod, i, &e);
+            if (e.kind != WASM_EXTERN_FUNC)
+                continue;
+            wasm_func_t *fn = wasm_instance_export_func(inst, e.name);
+            if (!fn)
+                engine_bug("exported function not found by name", e.name);
+            wasm_functype_t ft;
+            wasm_func_type(fn, &ft);
+            if (ft.nparams > FUZZ_MAX_VALS || ft.nresults > FUZZ_MAX_VALS)
+                continue;
+            wasm_val_t args[FUZZ_MAX_VALS], results[FUZZ_MAX_VALS];
+            fuzz_wasm_args(&ft, round, args);
+            memset(results, 0, sizeof results);
+            wasm_call_opts_t opts = {.fuel = FUZZ_FUEL};
+            wasm_trap_t trap;
+            err_t err = {{0}};
+            wasm_status_t st = wasm_func_call(inst, fn, args, ft.nparams, results, ft.nresults, &opts, &trap, &err);
+            if (st == WASM_BAD_CALL)
+                engine_bug("well-typed call rejected", err.msg);
+            if (st == WASM_TRAPPED && trap.kind == WASM_TRAP_NONE)
+                engine_bug("trap without a kind", trap.message);
+            if (st == WASM_OK)
+                for (uint32_t r = 0; r < ft.nresults; r++)
+                    if (results[r].type != ft.results[r])
+                        engine_bug("result of the wrong type", e.name);
+            /* After a trap or an interruption the instance may be
+             * inconsistent, but wasm.h promises the process is unaffected:
+             * keep calling. */
+        }
 }
 
 /* ---- Wrapping a function body in a fixed module ------------------------- */
