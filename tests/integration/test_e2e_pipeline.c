@@ -21,6 +21,7 @@
  * so a test can prove that a denied call never reached it.
  */
 #include <jansson.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -491,6 +492,58 @@ static void test_guard_stuck_in_a_loop_is_answered_within_the_tool_timeout(void 
     json_decref(r);
 }
 
+typedef struct {
+    client_t *c;
+    json_t *reply;
+    double secs;
+} async_call_t;
+
+static void *call_loop_thread(void *arg)
+{
+    async_call_t *a = arg;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* No cmocka assertion may run on this thread: plain HTTP, checked by
+     * the test thread afterwards. */
+    char sh[200];
+    snprintf(sh, sizeof sh, "Mcp-Session-Id: %s", a->c->session);
+    const char *h[] = {auth_hdr, a->c->agent_hdr, "Content-Type: application/json",
+                       "Accept: application/json, text/event-stream", sh, NULL};
+    fg_resp_t r = {0};
+    if (fg_http_ex("POST", a->c->url, h,
+                   "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"get_issue\","
+                   "\"arguments\":{\"number\":1,\"note\":\"__loop__\"}}}",
+                   60000, &r))
+        a->reply = fg_sse_first(r.body);
+    fg_resp_free(&r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    a->secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    return NULL;
+}
+
+/* notifications/cancelled reaches guard code too: the looping guard is
+ * stopped long before the tool timeout. */
+static void test_cancelling_a_call_stops_the_guard(void **state)
+{
+    (void)state;
+    client_t c;
+    open_client(&c, "loop", "canceller");
+    async_call_t a = {.c = &c};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, call_loop_thread, &a), 0);
+    usleep(1500 * 1000);
+    json_decref(post(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":7}}"));
+    pthread_join(th, NULL);
+    const char *e = error_of(a.reply);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "cancel"));
+    assert_true(a.secs < 8.0); /* the tool timeout is 10 s */
+    json_decref(a.reply);
+    json_t *r = call(&c, "get_issue", "{\"number\":1}");
+    assert_null(error_of(r));
+    json_decref(r);
+}
+
 static void test_guard_error_code_fails_the_call_and_keeps_the_guard_healthy(void **state)
 {
     (void)state;
@@ -709,6 +762,7 @@ int main(void)
         cmocka_unit_test(test_propagate_taints_the_agent_so_a_public_sink_write_is_denied),
         cmocka_unit_test(test_guard_trap_is_an_error_and_the_next_call_succeeds),
         cmocka_unit_test(test_guard_stuck_in_a_loop_is_answered_within_the_tool_timeout),
+        cmocka_unit_test(test_cancelling_a_call_stops_the_guard),
         cmocka_unit_test(test_guard_error_code_fails_the_call_and_keeps_the_guard_healthy),
         cmocka_unit_test(test_tool_call_limit_per_agent),
         cmocka_unit_test(test_discovered_guard_wins_over_the_configured_one),
