@@ -468,12 +468,19 @@ static bool parse_escape(parser_t *p, util_buf_t *b)
     return true;
 }
 
-/* Checks one raw byte allowed in a string body; newline handling is the
- * caller's. Bytes >= 0x80 were validated as UTF-8 already. */
-static bool string_char_ok(parser_t *p, unsigned char c)
+/* Consumes one piece of a string body at c (not its end, not a newline:
+ * those are the caller's): an escape in a basic string (quote q '"'),
+ * otherwise one raw byte, which must not be a control character. Bytes
+ * >= 0x80 were validated as UTF-8 already. */
+static bool string_body_char(parser_t *p, util_buf_t *b, unsigned char q, int c)
 {
+    if (c == '\\' && q == '"')
+        return parse_escape(p, b);
     if ((c < 0x20 && c != '\t') || c == 0x7f)
         return fail(p, "control character U+%04X must be escaped in a string", c);
+    if (!util_buf_putc(b, (char)c))
+        return oom(p);
+    p->i++;
     return true;
 }
 
@@ -493,16 +500,8 @@ static bool parse_line_string(parser_t *p, util_buf_t *b)
             p->i++;
             return true;
         }
-        if (c == '\\' && q == '"') {
-            if (!parse_escape(p, b))
-                return false;
-            continue;
-        }
-        if (!string_char_ok(p, (unsigned char)c))
+        if (!string_body_char(p, b, q, c))
             return false;
-        if (!util_buf_putc(b, (char)c))
-            return oom(p);
-        p->i++;
     }
 }
 
@@ -558,15 +557,9 @@ static bool parse_ml_string(parser_t *p, util_buf_t *b)
                 }
                 continue;
             }
-            if (!parse_escape(p, b))
-                return false;
-            continue;
         }
-        if (!string_char_ok(p, (unsigned char)c))
+        if (!string_body_char(p, b, q, c))
             return false;
-        if (!util_buf_putc(b, (char)c))
-            return oom(p);
-        p->i++;
     }
 }
 
