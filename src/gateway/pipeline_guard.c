@@ -399,12 +399,14 @@ static astate_t *astate_get(gw_guards_t *gs, const char *agent, int backend)
 static bool deny(gw_guard_call_t *g, json_t **reply, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static bool deny(gw_guard_call_t *g, json_t **reply, const char *fmt, ...)
 {
-    char msg[4096];
+    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
     va_end(ap);
-    *reply = mcp_jsonrpc_error(g->id, 0, msg, NULL);
+    *reply = mcp_jsonrpc_error(g->id, 0, msg ? msg : "out of memory", NULL);
+    free(msg);
     return false;
 }
 
