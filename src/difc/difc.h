@@ -65,7 +65,6 @@ typedef struct difc_tagset {
 
 void difc_tagset_init(difc_tagset_t *s);
 void difc_tagset_free(difc_tagset_t *s);          /* leaves s empty */
-void difc_tagset_clear(difc_tagset_t *s);         /* same as free */
 /* Adds one tag (copied). Adding a present tag is a no-op. False on OOM. */
 bool difc_tagset_add(difc_tagset_t *s, const char *tag);
 /* Adds `tag` trimmed of ASCII white space; blank tags are dropped
@@ -73,7 +72,6 @@ bool difc_tagset_add(difc_tagset_t *s, const char *tag);
 bool difc_tagset_add_trimmed(difc_tagset_t *s, const char *tag);
 bool difc_tagset_contains(const difc_tagset_t *s, const char *tag);
 bool difc_tagset_remove(difc_tagset_t *s, const char *tag); /* true if it was there */
-static inline bool difc_tagset_is_empty(const difc_tagset_t *s) { return s->len == 0; }
 /* dst := copy of src (dst's old contents are freed). False on OOM, dst
  * then empty. */
 bool difc_tagset_copy(difc_tagset_t *dst, const difc_tagset_t *src);

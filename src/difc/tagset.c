@@ -25,11 +25,6 @@ void difc_tagset_free(difc_tagset_t *s)
     difc_tagset_init(s);
 }
 
-void difc_tagset_clear(difc_tagset_t *s)
-{
-    difc_tagset_free(s);
-}
-
 /* Index of `tag`, or of where it would be inserted; *found tells which. */
 static size_t find(const difc_tagset_t *s, const char *tag, bool *found)
 {
