@@ -2,6 +2,8 @@
  * guard.c — the parts of guard.h every guard kind shares: the request
  * context and the vtable dispatchers.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "guard/guard.h"
@@ -21,6 +23,34 @@ const char *guard_log_level_name(guard_log_level_t level)
     default:
         return "";
     }
+}
+
+void guard_log_vprintf(const guard_log_sink_t *sink, const char *name, guard_log_level_t level, const char *fmt,
+                       va_list ap)
+{
+    char msg[8448];
+    int n = snprintf(msg, sizeof msg, "[guard:%s] ", name);
+    if (n < 0 || (size_t)n >= sizeof msg)
+        n = 0;
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    if (sink && sink->fn) {
+        sink->fn(sink->ud, level, msg);
+        return;
+    }
+    /* Never stdout: it may carry the MCP stream. */
+    const char *lv = guard_log_level_name(level);
+    if (*lv)
+        fprintf(stderr, "[%s] %s\n", lv, msg);
+    else
+        fprintf(stderr, "%s\n", msg);
+}
+
+void guard_log_printf(const guard_log_sink_t *sink, const char *name, guard_log_level_t level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    guard_log_vprintf(sink, name, level, fmt, ap);
+    va_end(ap);
 }
 
 void guard_ctx_init(guard_ctx_t *ctx, uint64_t timeout_ms, const guard_backend_t *backend)

@@ -37,6 +37,7 @@
 #define FLOWGATE_GUARD_H
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -67,6 +68,13 @@ typedef struct guard_log_sink {
 
 /* "debug", "info", "warn", "error", "" (untagged). */
 const char *guard_log_level_name(guard_log_level_t level);
+/* Sends "[guard:<name>] <fmt...>" to sink (NULL or no fn: to stderr as
+ * "[<level>] <line>", never stdout, which may carry MCP). Thread-safe as
+ * the sink is. */
+void guard_log_printf(const guard_log_sink_t *sink, const char *name, guard_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void guard_log_vprintf(const guard_log_sink_t *sink, const char *name, guard_log_level_t level, const char *fmt,
+                       va_list ap);
 
 /* ---- request context --------------------------------------------------- */
 

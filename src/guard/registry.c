@@ -235,17 +235,10 @@ bool guard_discover_wasm(const char *server_id, const char *guards_dir, const ch
 static void warn(const guard_choice_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(const guard_choice_t *c, const char *fmt, ...)
 {
-    char msg[1024];
-    int n = snprintf(msg, sizeof msg, "[guard:%s] ", c->server_id);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    guard_log_vprintf(c->wasm_opts ? &c->wasm_opts->log : NULL, c->server_id, GUARD_LOG_WARN, fmt, ap);
     va_end(ap);
-    const guard_log_sink_t *log = c->wasm_opts ? &c->wasm_opts->log : NULL;
-    if (log && log->fn)
-        log->fn(log->ud, GUARD_LOG_WARN, msg);
-    else
-        fprintf(stderr, "[warn] %s\n", msg); /* never stdout: it may carry MCP */
 }
 
 static guard_t *load_wasm(const guard_choice_t *c, const char *path, const char *name, err_t *err)

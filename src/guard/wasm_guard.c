@@ -29,22 +29,10 @@ static const guard_ops_t wasm_guard_ops;
 
 void guard_wasm_log(const wasm_guard_t *g, guard_log_level_t level, const char *fmt, ...)
 {
-    char msg[8448];
-    int n = snprintf(msg, sizeof msg, "[guard:%s] ", g->name);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    guard_log_vprintf(&g->log, g->name, level, fmt, ap);
     va_end(ap);
-    if (g->log.fn) {
-        g->log.fn(g->log.ud, level, msg);
-        return;
-    }
-    /* Never stdout: it may carry the MCP stream. */
-    const char *lv = guard_log_level_name(level);
-    if (*lv)
-        fprintf(stderr, "[%s] %s\n", lv, msg);
-    else
-        fprintf(stderr, "%s\n", msg);
 }
 
 /* ---- slots ------------------------------------------------------------- */
