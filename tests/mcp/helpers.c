@@ -241,6 +241,19 @@ const char *th_text(const json_t *result)
     return t ? t : "";
 }
 
+mcp_backend_t *th_backend_new(mcp_backend_config_t *cfg, th_rec_t *r)
+{
+    if (r) {
+        th_rec_init(r);
+        th_rec_hooks(r, &cfg->hooks);
+    }
+    err_t e = {{0}};
+    mcp_backend_t *b = mcp_backend_new(cfg, &e);
+    if (!b)
+        fail_msg("%s", e.msg);
+    return b;
+}
+
 mcp_call_status_t th_call_tool(mcp_backend_t *b, const char *tool, json_t *args, const mcp_call_opts_t *o,
                                json_t **res, err_t *e)
 {

@@ -59,6 +59,10 @@ void th_rec_hooks(th_rec_t *r, mcp_hooks_t *hooks);
 int th_rec_get(th_rec_t *r, const int *field);
 bool th_rec_contains(th_rec_t *r, const char *which, const char *needle);
 
+/* mcp_backend_new(cfg), with r (re-initialised) recording its hooks when r
+ * is not NULL; fails the test when the backend cannot be created. */
+mcp_backend_t *th_backend_new(mcp_backend_config_t *cfg, th_rec_t *r);
+
 /* tools/call `tool` with args (stolen; NULL sends null, which the backend
  * turns into {}) under o (NULL: a 30 s deadline). */
 mcp_call_status_t th_call_tool(mcp_backend_t *b, const char *tool, json_t *args, const mcp_call_opts_t *o,

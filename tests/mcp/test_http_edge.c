@@ -35,7 +35,6 @@ static bool dyn_headers(void *ud, const char *server_id, mcp_http_add_header_fn 
 
 static mcp_backend_t *backend(const char *u, bool dynamic)
 {
-    th_rec_init(&rec);
     const char *headers[] = {"X-Test: static", NULL};
     mcp_backend_config_t cfg = {
         .id = "fake-http",
@@ -44,12 +43,7 @@ static mcp_backend_t *backend(const char *u, bool dynamic)
                  .connect_timeout_ms = 3000},
         .startup_timeout_ms = 10000,
     };
-    th_rec_hooks(&rec, &cfg.hooks);
-    err_t e = {{0}};
-    mcp_backend_t *b = mcp_backend_new(&cfg, &e);
-    if (!b)
-        fail_msg("%s", e.msg);
-    return b;
+    return th_backend_new(&cfg, &rec);
 }
 
 static json_t *whoami(mcp_backend_t *b)

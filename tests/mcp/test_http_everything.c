@@ -22,18 +22,13 @@ static int setup(void **state)
     server = th_start_http_server(args, url, sizeof url);
     if (server < 0)
         fail_msg("server-everything did not start in streamableHttp mode");
-    th_rec_init(&rec);
     const char *headers[] = {"X-Flowgate-Test: yes", NULL};
     mcp_backend_config_t cfg = {
         .id = "everything-http",
         .kind = MCP_BACKEND_HTTP,
         .http = {.url = url, .headers = headers, .connect_timeout_ms = 5000},
     };
-    th_rec_hooks(&rec, &cfg.hooks);
-    err_t e = {{0}};
-    be = mcp_backend_new(&cfg, &e);
-    if (!be)
-        fail_msg("%s", e.msg);
+    be = th_backend_new(&cfg, &rec);
     return 0;
 }
 

@@ -14,7 +14,6 @@ static th_rec_t rec;
 static mcp_backend_t *fake(const char *mode, int startup_ms)
 {
     th_node_modules(); /* the suite needs the npm install like the others */
-    th_rec_init(&rec);
     const char *args[] = {th_fixture("fake_stdio_server.mjs"), mode, NULL};
     mcp_backend_config_t cfg = {
         .id = "fake",
@@ -23,12 +22,7 @@ static mcp_backend_t *fake(const char *mode, int startup_ms)
         .startup_timeout_ms = startup_ms,
         .shutdown_grace_ms = 300,
     };
-    th_rec_hooks(&rec, &cfg.hooks);
-    err_t e = {{0}};
-    mcp_backend_t *b = mcp_backend_new(&cfg, &e);
-    if (!b)
-        fail_msg("%s", e.msg);
-    return b;
+    return th_backend_new(&cfg, &rec);
 }
 
 static mcp_call_status_t call(mcp_backend_t *b, const char *tool, json_t *args, int64_t deadline, json_t **res,

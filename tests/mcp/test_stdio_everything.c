@@ -15,7 +15,6 @@ static mcp_backend_t *be;
 static int setup(void **state)
 {
     (void)state;
-    th_rec_init(&rec);
     const char *args[] = {th_npm_server("server-everything"), "stdio", NULL};
     mcp_backend_config_t cfg = {
         .id = "everything",
@@ -24,11 +23,7 @@ static int setup(void **state)
         .startup_timeout_ms = 30000,
         .shutdown_grace_ms = 500,
     };
-    th_rec_hooks(&rec, &cfg.hooks);
-    err_t e = {{0}};
-    be = mcp_backend_new(&cfg, &e);
-    if (!be)
-        fail_msg("%s", e.msg);
+    be = th_backend_new(&cfg, &rec);
     return 0;
 }
 

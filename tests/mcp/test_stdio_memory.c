@@ -24,11 +24,7 @@ static mcp_backend_t *memory_backend(void)
         .stdio = {.command = th_node(), .args = args, .env = env, .cwd = dir},
         .shutdown_grace_ms = 500,
     };
-    err_t e = {{0}};
-    mcp_backend_t *b = mcp_backend_new(&cfg, &e);
-    if (!b)
-        fail_msg("%s", e.msg);
-    return b;
+    return th_backend_new(&cfg, NULL);
 }
 
 static int setup(void **state)
