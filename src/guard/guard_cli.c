@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "guard/guard.h"
+#include "guard/wasm_guard_internal.h"
 #include "util/file.h"
 #include "wasm/wasm.h"
 
@@ -333,20 +334,17 @@ static int cmd_label(const char *cmd, const char *path, int nargs, char **args, 
         json_object_set_new(out, "result", res);
     }
     if (o->raw && strcmp(cmd, "label-agent") != 0) {
-        /* The same call once more, unparsed. */
-        json_t *in = json_pack("{s:{},s:O,s:s}", "capabilities", "tool_args", jargs, "tool_name", tool);
-        if (jresult)
-            json_object_set(in, "tool_result", jresult);
-        char *s = json_dumps(in, JSON_COMPACT | JSON_SORT_KEYS);
+        /* The same call once more, unparsed: the very input the host sent. */
+        bool response = strcmp(cmd, "label-response") == 0;
+        char *s = guard_wasm_tool_input(tool, jargs, jresult, response);
         uint8_t *raw = NULL;
         size_t rn = 0;
         guard_ctx_init(&ctx, o->timeout_ms, &be);
-        if (s && guard_wasm_call_raw(g, &ctx, strcmp(cmd, "label-resource") == 0 ? "label_resource" : "label_response",
-                                     (const uint8_t *)s, strlen(s), &raw, &rn, &err))
+        if (s && guard_wasm_call_raw(g, &ctx, response ? "label_response" : "label_resource", (const uint8_t *)s,
+                                     strlen(s), &raw, &rn, &err))
             json_object_set_new(out, "raw", json_stringn(raw ? (const char *)raw : "", rn));
         free(raw);
         free(s);
-        json_decref(in);
     }
     unsigned n = o->repeat ? o->repeat : 1;
     json_object_set_new(out, "calls", json_integer(n));

@@ -318,9 +318,7 @@ static bool wg_label_agent(guard_t *base, guard_ctx_t *ctx, const json_t *payloa
     return ok;
 }
 
-/* {"capabilities":{},"tool_args":..,"tool_name":..[,"tool_result":..]},
- * keys sorted as upstream's map serialisation gives them (§2.3, §2.4). */
-static char *tool_input(const char *tool_name, const json_t *tool_args, const json_t *tool_result, bool with_result)
+char *guard_wasm_tool_input(const char *tool_name, const json_t *tool_args, const json_t *tool_result, bool with_result)
 {
     json_t *o = json_object();
     if (!o)
@@ -339,7 +337,7 @@ static bool wg_label_resource(guard_t *base, guard_ctx_t *ctx, const char *tool_
                               difc_resource_t *res, difc_op_t *op, err_t *err)
 {
     *op = DIFC_OP_WRITE;
-    char *in = tool_input(tool_name, tool_args, NULL, false);
+    char *in = guard_wasm_tool_input(tool_name, tool_args, NULL, false);
     if (!in)
         return err_set(err, "out of memory serialising the label_resource input");
     uint8_t *o;
@@ -356,7 +354,7 @@ static bool wg_label_resource(guard_t *base, guard_ctx_t *ctx, const char *tool_
 static bool wg_label_response(guard_t *base, guard_ctx_t *ctx, const char *tool_name, const json_t *tool_args,
                               const json_t *tool_result, difc_response_labels_t *out, err_t *err)
 {
-    char *in = tool_input(tool_name, tool_args, tool_result, true);
+    char *in = guard_wasm_tool_input(tool_name, tool_args, tool_result, true);
     if (!in)
         return err_set(err, "out of memory serialising the label_response input");
     uint8_t *o;

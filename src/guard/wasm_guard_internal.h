@@ -99,6 +99,13 @@ struct wasm_guard {
     char failed_why[ERR_MSG_MAX];
 };
 
+/* The input of label_resource / label_response (with_result):
+ * {"capabilities":{},"tool_args":..,"tool_name":..[,"tool_result":..]}, keys
+ * sorted as upstream's map serialisation gives them (§2.3, §2.4). Caller
+ * frees; NULL on OOM. */
+char *guard_wasm_tool_input(const char *tool_name, const json_t *tool_args, const json_t *tool_result,
+                            bool with_result);
+
 /* Logs "[guard:NAME] msg" through the guard's sink. */
 void guard_wasm_log(const wasm_guard_t *g, guard_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
