@@ -129,6 +129,8 @@ typedef struct gw_server {
     char *tls_cert_pem;        /* owned PEM texts; NULL: plain HTTP */
     char *tls_key_pem;
     struct MHD_Daemon *daemon;
+    struct gw_breaker *breakers;  /* owned; one per backend (resilience.h) */
+    struct gw_monitor *monitor;   /* owned; health/keepalive thread */
     int listen_fd;
     int port;
 } gw_server_t;

@@ -17,6 +17,7 @@
  */
 #include "gateway/gateway_internal.h"
 #include "gateway/pipeline_guard.h"
+#include "gateway/resilience.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ typedef struct gw_call {
     json_t *result;          /* backend result (owned) */
     json_t *reply;           /* final JSON-RPC message (owned) */
     gw_guard_call_t guard;   /* the DIFC rows' state (pipeline_guard.h) */
+    bool breaker_admitted;   /* the circuit breaker let this call through */
 } gw_call_t;
 
 typedef bool (*gw_step_fn)(gw_call_t *c);
@@ -208,6 +210,23 @@ static bool step_call_backend(gw_call_t *c)
     }
 }
 
+/* circuit_breaker: a backend that keeps answering "rate limited" is not
+ * called until its cooldown passes (spec §3.7, §4.9 step f). */
+static bool step_circuit_breaker(gw_call_t *c)
+{
+    return gw_breaker_admit(c->s, c->backend, c->m->id, &c->breaker_admitted, &c->reply);
+}
+
+/* rate_limit: the backend's answer updates its breaker (§4.9 step h). Runs
+ * after a failed call too, to free a HALF-OPEN probe slot. */
+static bool step_rate_limit(gw_call_t *c)
+{
+    if (c->breaker_admitted)
+        gw_breaker_observe(c->s, c->backend, c->result);
+    c->breaker_admitted = false;
+    return true;
+}
+
 /* spill_payload: large results go to payloadDir (spec §4.11). */
 static bool step_spill_payload(gw_call_t *c)
 {
@@ -250,7 +269,9 @@ static const struct {
     {"allowed_tools", step_allowed_tools, false},
     {"label_agent", step_label_agent, false},
     {"label_resource", step_label_resource, false},
+    {"circuit_breaker", step_circuit_breaker, false},
     {"call_backend", step_call_backend, false},
+    {"rate_limit", step_rate_limit, true},
     {"label_response", step_label_response, false},
     {"filter", step_filter, false},
     {"spill_payload", step_spill_payload, false},

@@ -10,6 +10,7 @@
  */
 #include "gateway/gateway_internal.h"
 #include "gateway/pipeline_guard.h"
+#include "gateway/resilience.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -98,6 +99,7 @@ static void apply_overrides(gw_server_t *s, const gw_options_t *o)
 static void server_free(gw_server_t *s)
 {
     gw_sessions_free(s);
+    gw_resilience_free(s);
     gw_backends_free(s);
     gw_guards_free(s->guards);
     gw_config_free(s->cfg);
@@ -132,6 +134,7 @@ static void shutdown_server(gw_server_t *s, const gw_options_t *o)
     while (s->workers > 0)
         pthread_cond_wait(&s->cond, &s->lock);
     pthread_mutex_unlock(&s->lock);
+    gw_resilience_stop(s);
     gw_backends_stop(s);
     gw_log(GW_LOG_INFO, "shutdown", "Gateway stopped");
 }
@@ -238,6 +241,8 @@ int gw_run(const gw_options_t *o)
     else
         gw_log(GW_LOG_INFO, "startup", "Guards enforcement disabled (sessions auto-created for standard MCP client compatibility)");
     gw_backends_discover(&s);
+    if (!gw_resilience_start(&s, &err)) /* breakers + health monitor (resilience.h) */
+        gw_log(GW_LOG_WARN, "startup", "%s", err.msg);
 
     s.listen_fd = gw_listen_socket(o->listen, &s.port, &err);
     if (s.listen_fd < 0) {
