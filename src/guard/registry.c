@@ -67,6 +67,15 @@ void guard_registry_free(guard_registry_t *r)
     free(r);
 }
 
+/* Index of server_id's entry, or r->len. Caller holds the lock. */
+static size_t find(const guard_registry_t *r, const char *server_id)
+{
+    size_t i = 0;
+    while (i < r->len && strcmp(r->entries[i].server_id, server_id) != 0)
+        i++;
+    return i;
+}
+
 bool guard_registry_set(guard_registry_t *r, const char *server_id, guard_t *g, err_t *err)
 {
     if (!g)
@@ -74,10 +83,7 @@ bool guard_registry_set(guard_registry_t *r, const char *server_id, guard_t *g, 
     guard_t *old = NULL;
     bool ok = true;
     pthread_rwlock_wrlock(&r->lock);
-    size_t i;
-    for (i = 0; i < r->len; i++)
-        if (strcmp(r->entries[i].server_id, server_id) == 0)
-            break;
+    size_t i = find(r, server_id);
     if (i < r->len) {
         old = r->entries[i].guard;
         r->entries[i].guard = g;
@@ -108,14 +114,9 @@ bool guard_registry_set(guard_registry_t *r, const char *server_id, guard_t *g, 
 
 guard_t *guard_registry_get(guard_registry_t *r, const char *server_id)
 {
-    guard_t *g = r->noop;
     pthread_rwlock_rdlock(&r->lock);
-    for (size_t i = 0; i < r->len; i++) {
-        if (strcmp(r->entries[i].server_id, server_id) == 0) {
-            g = r->entries[i].guard;
-            break;
-        }
-    }
+    size_t i = find(r, server_id);
+    guard_t *g = i < r->len ? r->entries[i].guard : r->noop;
     pthread_rwlock_unlock(&r->lock);
     return g;
 }
