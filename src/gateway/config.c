@@ -244,6 +244,7 @@ static void server_free(gw_server_config_t *s)
     free(s->guard);
     json_decref(s->guard_policies);
     json_decref(s->tool_response_filters);
+    gw_jq_set_free(s->jq_filters);
 }
 
 void gw_config_free(gw_config_t *cfg)

@@ -110,6 +110,7 @@ typedef struct gw_server_config {
                                  object (owned reference), or NULL; validated
                                  at load with difc_policy_parse_server */
     json_t *tool_response_filters; /* object tool -> jq text, or NULL */
+    struct gw_jq_set *jq_filters; /* the same, compiled at load (jq_filter.h) */
     int rate_limit_threshold; /* TOML only upstream; default 3 */
     int rate_limit_cooldown;  /* seconds, default 60 */
 } gw_server_config_t;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "gateway/config.h"
+#include "gateway/jq_filter.h"
 
 /* snprintf into an array where cutting a long path is acceptable; a real
  * function so that gcc's -Wformat-truncation does not flag every use. */

@@ -603,6 +603,9 @@ static bool convert_server_common(jctx_t *j, gw_server_config_t *s, const json_t
         s->tool_response_filters = json_deep_copy(trf);
         if (!s->tool_response_filters)
             return nomem(j);
+        err_t jerr = {{0}};
+        if (!gw_jq_set_compile(trf, path, &s->jq_filters, &jerr))
+            return cfg_field_error(j->err, path, NULL, "%s", jerr.msg);
     }
     return true;
 }

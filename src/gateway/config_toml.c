@@ -433,6 +433,9 @@ static bool convert_server(tctx_t *t, gw_config_t *cfg, const char *id, const to
         cfg_strmap_free(&m);
         if (!ok || !get_json(t, trf, sub, &s->tool_response_filters))
             return false;
+        err_t jerr = {{0}};
+        if (!gw_jq_set_compile(s->tool_response_filters, sub, &s->jq_filters, &jerr))
+            return err_set(t->err, "Configuration error at %s", jerr.msg);
     }
     const toml_value_t *auth = toml_get(v, "auth");
     if (auth) {

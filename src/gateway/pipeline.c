@@ -16,6 +16,7 @@
  * and c->result are what they read; a denial sets c->reply and returns false.
  */
 #include "gateway/gateway_internal.h"
+#include "gateway/jq_filter.h"
 #include "gateway/pipeline_guard.h"
 #include "gateway/resilience.h"
 
@@ -227,6 +228,27 @@ static bool step_rate_limit(gw_call_t *c)
     return true;
 }
 
+/* response_filter: the server's tool_response_filters[tool] (jq, compiled
+ * at config load) rewrites a successful result; a failing filter is logged
+ * and the original kept (spec §4.11). */
+static bool step_response_filter(gw_call_t *c)
+{
+    const gw_server_config_t *cfg = c->s->backends[c->backend].cfg;
+    gw_jq_t *f = gw_jq_set_find(cfg->jq_filters, c->bare);
+    if (!f || !c->result || json_is_true(json_object_get(c->result, "isError")))
+        return true;
+    err_t err = {{0}};
+    json_t *r = gw_jq_filter_result(f, c->result, &err);
+    if (!r) {
+        gw_log(GW_LOG_WARN, "client", "tool_response_filters: filter for tool %s failed, keeping the original: %s",
+               c->bare, err.msg);
+        return true;
+    }
+    json_decref(c->result);
+    c->result = r;
+    return true;
+}
+
 /* spill_payload: large results go to payloadDir (spec §4.11). */
 static bool step_spill_payload(gw_call_t *c)
 {
@@ -274,6 +296,7 @@ static const struct {
     {"rate_limit", step_rate_limit, true},
     {"label_response", step_label_response, false},
     {"filter", step_filter, false},
+    {"response_filter", step_response_filter, false},
     {"spill_payload", step_spill_payload, false},
     {"record", step_record, true},
 };
