@@ -704,6 +704,40 @@ static bool emit_numeric(comp_t *c, int nin, uint8_t tin, uint8_t tout, int op) 
             return push_result(c, tout, st, iop);
         }
     }
+    if (nin == 2 && !c->plain) {
+        /* A binop whose operand was loaded by the instruction just before
+         * reads memory itself (i32.add/i64.add commute, floats keep order). */
+        int fop = -1, want = -1;
+        switch (op) {
+        case OP_I32_ADD: fop = OP_I32_ADD_LW; want = OP_I32_LOAD; break;
+        case OP_I64_ADD: fop = OP_I64_ADD_LW; want = OP_I64_LOAD; break;
+        case OP_F32_ADD: fop = OP_F32_ADD_LW; want = OP_I32_LOAD; break;
+        case OP_F32_MUL: fop = OP_F32_MUL_LW; want = OP_I32_LOAD; break;
+        case OP_F64_ADD: fop = OP_F64_ADD_LW; want = OP_I64_LOAD; break;
+        case OP_F64_MUL: fop = OP_F64_MUL_LW; want = OP_I64_LOAD; break;
+        }
+        if (fop >= 0) {
+            ventry_t *ld = NULL, *other = NULL;
+            if (b.kind == E_STACK && fold_matches(c, b.slot)) {
+                ld = &b;
+                other = &a;
+            } else if ((op == OP_I32_ADD || op == OP_I64_ADD) && a.kind == E_STACK && fold_matches(c, a.slot)) {
+                ld = &a;
+                other = &b;
+            }
+            uint64_t w = ld ? c->code[c->fold_start + 1].u : 0;
+            bool wrap = c->fold_op == OP_I32_LOADW + (want - OP_I32_LOAD);
+            if (ld && (wrap || (c->fold_op == want && (w >> 32) == 0))) {
+                uint16_t addr = (uint16_t)(w >> 16);
+                uint32_t imm = (uint32_t)(w >> 32);
+                truncate_code(c, c->fold_start);
+                c->fold_ok = false;
+                st = emit3(c, fop, d, other->slot, addr);
+                emit_raw(c, imm);
+                return push_result(c, tout, st, fop);
+            }
+        }
+    }
     if (op == OP_MOV) {
         /* reinterpret: same bits, new type */
         a.type = tout;
@@ -1706,7 +1740,7 @@ void wasm_dump_code(const wcode_t *w) {
         fprintf(stderr, "  %4u %-18s %u %u %u %u  (hi %d)\n", i, op >= 0 ? op_names[op] : "?", (unsigned)(v & 0xffff),
                 (unsigned)(v >> 16 & 0xffff), (unsigned)(v >> 32 & 0xffff), (unsigned)(v >> 48), (int32_t)(v >> 32));
         int len = 2;
-        if (op == OP_CONST || op == OP_CALL || op == OP_CALL_IMPORT || op == OP_CALL_INDIRECT || op == OP_MEMORY_INIT ||
+        if ((op >= OP_I32_ADD_LW && op <= OP_F64_MUL_LW) || op == OP_CONST || op == OP_CALL || op == OP_CALL_IMPORT || op == OP_CALL_INDIRECT || op == OP_MEMORY_INIT ||
             op == OP_TABLE_GROW || op == OP_TABLE_FILL || op == OP_TABLE_COPY || op == OP_TABLE_INIT)
             len = 3;
         if (op == OP_BR_TABLE)

@@ -527,6 +527,17 @@ L_BR_TABLE: {
 L_MOV:
     fp[F0] = fp[F1];
     SKIP(2);
+#define BINOP_LW(name, T, expr) L_##name: { \
+        uint64_t ea = (uint32_t)(fp[F2].u32 + (uint32_t)pc[2].u); \
+        if (UNLIKELY(ea + sizeof(T) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+        T x = fp[F1].T, y; memcpy(&y, mem + ea, sizeof(T)); \
+        fp[F0].T = (expr); SKIP(3); }
+    BINOP_LW(I32_ADD_LW, u32, x + y)
+    BINOP_LW(I64_ADD_LW, u64, x + y)
+    BINOP_LW(F32_ADD_LW, f32, x + y)
+    BINOP_LW(F32_MUL_LW, f32, x * y)
+    BINOP_LW(F64_ADD_LW, f64, x + y)
+    BINOP_LW(F64_MUL_LW, f64, x * y)
 L_MOV2: /* in order: the second copy may read the first's destination */
     fp[F0] = fp[F1];
     fp[F2] = fp[F3];
