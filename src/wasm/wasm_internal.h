@@ -34,7 +34,7 @@
 #define LIM_DATAS 100000u
 #define LIM_PARAMS 1000u
 #define LIM_LOCALS 30000u   /* params + locals per function */
-#define LIM_STACK 30000u    /* operand stack height per function */
+#define LIM_STACK 16000u    /* operand stack height per function (compile.c encodes h in 14 bits) */
 #define LIM_NESTING 10000u  /* block nesting depth */
 #define LIM_BRTABLE 1000000u
 #define LIM_ELEM_ITEMS 10000000u
