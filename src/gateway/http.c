@@ -263,30 +263,33 @@ static enum MHD_Result join_header(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+/* go-sdk's Accept test: each comma-separated value, whitespace-trimmed,
+ * must equal a media range exactly (case and parameters count: a value with
+ * ";q=..." matches nothing there, so it matches nothing here either). */
 static bool accept_has(const char *accept, bool json)
 {
     char tmp[2048];
     snprintf(tmp, sizeof tmp, "%s", accept);
     char *save = NULL;
     for (char *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ' || *tok == '\t')
+        while (*tok == ' ' || *tok == '\t' || *tok == '\r' || *tok == '\n')
             tok++;
-        char *semi = strchr(tok, ';');
-        if (semi)
-            *semi = 0;
         size_t n = strlen(tok);
-        while (n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))
+        while (n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t' || tok[n - 1] == '\r' || tok[n - 1] == '\n'))
             tok[--n] = 0;
-        if (!strcasecmp(tok, "*/*"))
+        if (!strcmp(tok, "*/*"))
             return true;
-        if (json && (!strcasecmp(tok, "application/json") || !strcasecmp(tok, "application/*")))
+        if (json && (!strcmp(tok, "application/json") || !strcmp(tok, "application/*")))
             return true;
-        if (!json && (!strcasecmp(tok, "text/event-stream") || !strcasecmp(tok, "text/*")))
+        if (!json && (!strcmp(tok, "text/event-stream") || !strcmp(tok, "text/*")))
             return true;
     }
     return false;
 }
 
+/* go-sdk's util.IsLoopback on the Host header: "host:port", "[v6]:port" or a
+ * bare host; exactly "localhost" (case-sensitive, as there) or a loopback IP
+ * literal. An absent Host is "" and is not loopback. */
 static bool host_is_loopback(const char *host)
 {
     char h[300];
@@ -294,7 +297,7 @@ static bool host_is_loopback(const char *host)
     char *name = h;
     if (h[0] == '[') {
         char *e = strchr(h, ']');
-        if (!e)
+        if (!e || (e[1] && e[1] != ':'))
             return false;
         *e = 0;
         name = h + 1;
@@ -303,7 +306,7 @@ static bool host_is_loopback(const char *host)
         if (c && strchr(h, ':') == c)
             *c = 0;
     }
-    if (!strcasecmp(name, "localhost"))
+    if (!strcmp(name, "localhost"))
         return true;
     struct in_addr a4;
     struct in6_addr a6;
@@ -325,8 +328,11 @@ static bool conn_local_is_loopback(struct MHD_Connection *conn)
         return false;
     if (ss.ss_family == AF_INET)
         return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
-    if (ss.ss_family == AF_INET6)
-        return IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+    if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        /* A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d. */
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
     return false;
 }
 
@@ -463,10 +469,12 @@ static enum MHD_Result mcp_endpoint(gw_server_t *s, struct MHD_Connection *conn,
          is_delete = !strcmp(method, "DELETE");
     /* 1. DNS rebinding: loopback listener, non-loopback Host. */
     const char *host = header(conn, "Host");
+    if (!host)
+        host = ""; /* Go's req.Host of an HTTP/1.0 request without one */
     const char *dbg = getenv("MCPGODEBUG");
-    if (!(dbg && strstr(dbg, "disablelocalhostprotection=1")) && conn_local_is_loopback(conn) && host &&
+    if (!(dbg && strstr(dbg, "disablelocalhostprotection=1")) && conn_local_is_loopback(conn) &&
         !host_is_loopback(host))
-        return send_text(conn, 403, "Forbidden: invalid Host header \"%s\"", host);
+        return send_text(conn, 403, "Forbidden: invalid Host header \"%.300s\"", host);
     /* 2. Content-Type. */
     if (is_post) {
         const char *ct = header(conn, "Content-Type");
@@ -483,7 +491,9 @@ static enum MHD_Result mcp_endpoint(gw_server_t *s, struct MHD_Connection *conn,
     /* 3. Accept. */
     hdr_join_t acc = {.name = "Accept"};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, join_header, &acc);
-    if (is_post && !(accept_has(acc.buf, true) && accept_has(acc.buf, false)))
+    /* As in go-sdk, every method but GET and DELETE needs both (so PUT gets
+     * this 400 before the 405 below). */
+    if (!is_get && !is_delete && !(accept_has(acc.buf, true) && accept_has(acc.buf, false)))
         return send_text(conn, 400, "Accept must contain both 'application/json' and 'text/event-stream'");
     if (is_get && !accept_has(acc.buf, false))
         return send_text(conn, 400, "Accept must contain 'text/event-stream' for GET requests");
@@ -504,36 +514,37 @@ static enum MHD_Result mcp_endpoint(gw_server_t *s, struct MHD_Connection *conn,
         gw_log(GW_LOG_INFO, "client", "MCP session closed by client, session=%.8s", sid);
         return send_buf(conn, 204, NULL, "", 0, NULL);
     }
-    if (is_get) {
-        if (!sess)
-            return send_text(conn, 400, "Bad Request: GET requires an Mcp-Session-Id header");
-        return handle_get_stream(s, conn, sess);
-    }
-    if (!is_post) {
+    if (is_get && !sess)
+        return send_text(conn, 400, "Bad Request: GET requires an Mcp-Session-Id header");
+    if (!is_post && !is_get) {
         gw_session_put(s, sess);
         static const char *const h[] = {"Allow", "GET, POST, DELETE", NULL};
         return send_buf(conn, 405, "text/plain; charset=utf-8", "Method Not Allowed\n", 19, h);
     }
-    /* 7. Protocol version header. */
+    /* 7. Protocol version header (GET and POST; empty counts as absent). */
     const char *pv = header(conn, "MCP-Protocol-Version");
+    if (pv && !*pv)
+        pv = NULL;
     if (pv && !proto_supported(pv)) {
         gw_session_put(s, sess);
         return send_text(conn, 400,
-                         "Bad Request: Unsupported protocol version (supported versions: 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05)");
+                         "Bad Request: Unsupported protocol version (supported versions: 2025-11-25,2025-06-18,2025-03-26,2024-11-05)");
     }
+    if (is_get)
+        return handle_get_stream(s, conn, sess);
     /* 9. Body. */
     enum MHD_Result res;
     if (r->too_big) {
         gw_session_put(s, sess);
         return send_text(conn, 413, "request body too large");
     }
+    if (header(conn, "Last-Event-ID")) {
+        gw_session_put(s, sess);
+        return send_text(conn, 400, "can't send Last-Event-ID for POST request");
+    }
     if (r->len == 0) {
         gw_session_put(s, sess);
         return send_text(conn, 400, "POST requires a non-empty body");
-    }
-    if (header(conn, "Last-Event-ID")) {
-        gw_session_put(s, sess);
-        return send_text(conn, 400, "Last-Event-ID is not supported on POST");
     }
     mcp_msg_t first = {0};
     err_t err = {{0}};
@@ -552,7 +563,8 @@ static enum MHD_Result mcp_endpoint(gw_server_t *s, struct MHD_Connection *conn,
         if (!mcp_jsonrpc_batch_allowed(ver)) {
             mcp_msg_free(&first);
             gw_session_put(s, sess);
-            return send_text(conn, 400, "JSON-RPC batches are not supported in protocol version %s", ver);
+            return send_text(conn, 400,
+                             "JSON-RPC batching is not supported in 2025-06-18 and later (request version: %.40s)", ver);
         }
         n = json_array_size(first.root);
         msgs = calloc(n ? n : 1, sizeof *msgs);
@@ -614,7 +626,8 @@ static enum MHD_Result mcp_endpoint(gw_server_t *s, struct MHD_Connection *conn,
         }
         if (auto_init) {
             gw_log(GW_LOG_WARN, "client",
-                   "Gemini-compat: tools/call received before session initialization, auto-init succeeded");
+                   "Gemini-compat: tools/call received before session initialization, auto-initializing the session");
+            gw_log(GW_LOG_INFO, "client", "Gemini-compat: auto-init succeeded, session=%.8s", sess->id);
             sess->initialized = true;
             snprintf(sess->proto, sizeof sess->proto, "%s", MCP_PROTOCOL_LATEST);
         }

@@ -478,6 +478,7 @@ mcp_call_status_t mcp_backend_request_ex(mcp_backend_t *b, const char *method, c
         .cancel = opts->cancel,
         .on_notification = opts->on_notification,
         .notify_ud = opts->notify_ud,
+        .session_id = opts->session_id,
     };
     mcp_call_status_t st;
     if (!prepare_call(b, &c, params, err)) {

@@ -13,6 +13,14 @@
  * If an SSE stream ends after an event with an id but before the response,
  * we resume it with GET + Last-Event-ID (2025-11-25 polling).
  *
+ * Plain JSON-RPC over POST (gateway §3.3 step 3, servers like safeinputs):
+ * a server that rejects notifications/initialized is not a streamable MCP
+ * server, so the connection switches to upstream's plain rules: no more
+ * notifications, no MCP-Protocol-Version, the caller's client session id
+ * (mcp_call_opts_t.session_id) as Mcp-Session-Id, else the one captured at
+ * initialize; a non-200 answer becomes a JSON-RPC error; a 404 whose body says
+ * "session not found" re-initializes once and retries.
+ *
  * Invariants: `session` changes only under mu, and `session_gen` counts the
  * changes so that only one thread re-initialises for a given expired session.
  */
@@ -34,6 +42,7 @@ typedef struct http_impl {
     char *session;         /* NULL: none */
     unsigned session_gen;
     bool reiniting;
+    bool plain;            /* plain JSON-RPC server (see the top); under mu */
     CURL *pool[POOL_MAX];
     int npool;
 } http_impl_t;
@@ -347,8 +356,18 @@ static CURLcode perform(mcp_backend_t *b, xfer_t *x, const char *body, size_t le
     return rc;
 }
 
-/* Sends a notification or a response (no answer expected but 2xx). */
-static bool post_simple(mcp_backend_t *b, const json_t *msg, const char *method, int64_t deadline_ms, err_t *err)
+static bool is_plain(http_impl_t *h)
+{
+    pthread_mutex_lock(&h->mu);
+    bool p = h->plain;
+    pthread_mutex_unlock(&h->mu);
+    return p;
+}
+
+/* Sends a notification or a response (no answer expected but 2xx). The HTTP
+ * status goes to *status when given (0: no answer). */
+static bool post_simple(mcp_backend_t *b, const json_t *msg, const char *method, int64_t deadline_ms,
+                        long *status, err_t *err)
 {
     http_impl_t *h = impl_of(b);
     size_t len;
@@ -368,6 +387,8 @@ static bool post_simple(mcp_backend_t *b, const json_t *msg, const char *method,
         xfer_t x = {.b = b, .retry_ms = -1};
         char cerr[CURL_ERROR_SIZE];
         CURLcode rc = perform(b, &x, text, len, hdrs, deadline_ms, cerr);
+        if (status)
+            *status = rc == CURLE_OK ? x.status : 0;
         if (rc != CURLE_OK)
             ok = err_set(err, "backend '%s': POST %s failed: %s", b->id, method, cerr[0] ? cerr : curl_easy_strerror(rc));
         else if (x.status < 200 || x.status > 299)
@@ -382,7 +403,9 @@ static bool post_simple(mcp_backend_t *b, const json_t *msg, const char *method,
 static void post_message(mcp_backend_t *b, const json_t *msg, const char *method, int64_t deadline_ms)
 {
     err_t e = {{0}};
-    if (!post_simple(b, msg, method, deadline_ms, &e))
+    if (is_plain(impl_of(b)))
+        return; /* a plain JSON-RPC server takes no notifications or replies */
+    if (!post_simple(b, msg, method, deadline_ms, NULL, &e))
         mcp__log(b, MCP_LOG_WARN, "%s", e.msg);
 }
 
@@ -396,6 +419,7 @@ static bool http_open(mcp_backend_t *b, int64_t deadline_ms, err_t *err)
     free(h->session);
     h->session = NULL;
     h->session_gen++;
+    h->plain = false; /* decided again by this connection's handshake */
     pthread_mutex_unlock(&h->mu);
     if (!curl_ok)
         return err_set(err, "backend '%s': libcurl failed to initialise", b->id);
@@ -411,8 +435,9 @@ static void http_close(mcp_backend_t *b, bool graceful, const char *why)
     char *session = h->session;
     h->session = NULL;
     h->session_gen++;
+    bool plain = h->plain;
     pthread_mutex_unlock(&h->mu);
-    if (session && graceful) {
+    if (session && graceful && !plain) {
         /* End the session politely; 405 (not supported) is fine too. */
         CURL *c = get_handle(h);
         struct curl_slist *hdrs = NULL;
@@ -442,8 +467,22 @@ static void http_close(mcp_backend_t *b, bool graceful, const char *why)
 
 static bool http_notify(mcp_backend_t *b, const json_t *msg, int64_t deadline_ms, err_t *err)
 {
+    http_impl_t *h = impl_of(b);
     const char *method = json_string_value(json_object_get(msg, "method"));
-    return post_simple(b, msg, method ? method : "notification", deadline_ms, err);
+    bool initialized = method && strcmp(method, "notifications/initialized") == 0;
+    if (initialized && is_plain(h))
+        return true; /* re-initialising a plain server: upstream sends none */
+    long status = 0;
+    bool ok = post_simple(b, msg, method ? method : "notification", deadline_ms, &status, err);
+    if (!ok && initialized && status >= 400) {
+        /* Answered, but not as a streamable server would: plain JSON-RPC. */
+        pthread_mutex_lock(&h->mu);
+        h->plain = true;
+        pthread_mutex_unlock(&h->mu);
+        mcp__log(b, MCP_LOG_INFO, "server rejected notifications/initialized (HTTP %ld): using plain JSON-RPC over POST",
+                 status);
+    }
+    return ok;
 }
 
 /* Waits while another thread re-initialises the session. */
@@ -486,14 +525,125 @@ static bool reinitialize(mcp_backend_t *b, unsigned gen, int64_t deadline_ms, er
     return ok;
 }
 
+/* Go's http.StatusText for the codes a backend plausibly sends. */
+static const char *status_text(long code)
+{
+    switch (code) {
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Request Entity Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+    }
+}
+
+static bool contains_nocase(const char *hay, size_t n, const char *needle)
+{
+    size_t nl = strlen(needle);
+    for (size_t i = 0; hay && i + nl <= n; i++)
+        if (strncasecmp(hay + i, needle, nl) == 0)
+            return true;
+    return false;
+}
+
+/* A plain server's body: JSON first, then the first "data: " line (SSE
+ * without the content type). New reference or NULL. */
+static json_t *plain_parse(const xfer_t *x)
+{
+    if (!x->body.p || x->body.len == 0)
+        return NULL;
+    json_t *v = json_loadb(x->body.p, x->body.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (json_is_object(v))
+        return v;
+    json_decref(v);
+    for (const char *p = x->body.p, *end = x->body.p + x->body.len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        if (le - p > 6 && strncmp(p, "data: ", 6) == 0) {
+            v = json_loadb(p + 6, (size_t)(le - p - 6), JSON_DECODE_ANY, NULL);
+            if (json_is_object(v))
+                return v;
+            json_decref(v);
+            return NULL;
+        }
+        p = le + 1;
+    }
+    return NULL;
+}
+
+/* Upstream's answer rules for a plain server (gateway §3.3): the response
+ * as parsed; a non-200 status turns it, or an unparseable body, into the
+ * JSON-RPC error {-32603, "HTTP <code>: <text>", data: <raw body>}. */
+static mcp_call_status_t plain_answer(mcp_backend_t *b, xfer_t *x, const char *method, json_int_t id,
+                                      json_t **response, err_t *err)
+{
+    json_t *v = x->response ? json_incref(x->response) : plain_parse(x);
+    if (x->status == 200) {
+        if (!v)
+            return err_set(err,
+                           "backend '%s': %s: failed to parse JSON-RPC response (received non-JSON or malformed response): %.500s",
+                           b->id, method, x->body.p ? x->body.p : ""),
+                   MCP_CALL_FAILED;
+        *response = v;
+        return MCP_CALL_OK;
+    }
+    if (v && json_object_get(v, "error")) {
+        *response = v;
+        return MCP_CALL_OK;
+    }
+    char msg[128];
+    snprintf(msg, sizeof msg, "HTTP %ld: %s", x->status, status_text(x->status));
+    json_t *data = json_stringn(x->body.p ? x->body.p : "", x->body.len); /* NULL (omitted) if not UTF-8 */
+    json_t *e = json_pack("{s:i,s:s,s:o*}", "code", MCP_ERR_INTERNAL, "message", msg, "data", data);
+    if (!v) {
+        json_t *jid = json_integer(id);
+        v = json_pack("{s:s,s:o*}", "jsonrpc", "2.0", "id", jid);
+    }
+    if (!e || !v || json_object_set_new(v, "error", e) != 0) {
+        json_decref(v);
+        return err_set(err, "out of memory"), MCP_CALL_FAILED;
+    }
+    json_object_del(v, "result");
+    *response = v;
+    return MCP_CALL_OK;
+}
+
 static void send_cancel(mcp_backend_t *b, json_int_t id, const char *reason)
 {
+    if (is_plain(impl_of(b)))
+        return;
     json_t *params = json_pack("{s:I, s:s}", "requestId", id, "reason", reason);
     json_t *note = params ? mcp_jsonrpc_notification("notifications/cancelled", params) : NULL;
     if (note)
         post_message(b, note, "notifications/cancelled", mcp_now_ms() + 1000);
     json_decref(note);
     json_decref(params);
+}
+
+/* Keeps the Mcp-Session-Id of an initialize answer (none: no session). */
+static void capture_session(http_impl_t *h, const xfer_t *x)
+{
+    pthread_mutex_lock(&h->mu);
+    free(h->session);
+    h->session = x->got_session ? strdup(x->session) : NULL;
+    h->session_gen++;
+    pthread_mutex_unlock(&h->mu);
 }
 
 static mcp_call_status_t http_call(mcp_backend_t *b, mcp_call_t *c, json_t **response, err_t *err)
@@ -523,14 +673,17 @@ static mcp_call_status_t http_call(mcp_backend_t *b, mcp_call_t *c, json_t **res
         char session[256] = "";
         pthread_mutex_lock(&h->mu);
         unsigned gen = h->session_gen;
-        if (h->session)
+        bool plain = h->plain;
+        if (plain && c->session_id && *c->session_id && !is_init)
+            snprintf(session, sizeof session, "%s", c->session_id);
+        else if (h->session)
             snprintf(session, sizeof session, "%s", h->session);
         pthread_mutex_unlock(&h->mu);
 
         bool resuming = last_id[0] != '\0';
         struct curl_slist *hdrs = NULL;
         if (!build_headers(b, &hdrs, resuming ? "text/event-stream" : "application/json, text/event-stream",
-                           session[0] ? session : NULL, !is_init, resuming ? last_id : NULL, err)) {
+                           session[0] ? session : NULL, !is_init && !plain, resuming ? last_id : NULL, err)) {
             curl_slist_free_all(hdrs);
             break;
         }
@@ -554,15 +707,10 @@ static mcp_call_status_t http_call(mcp_backend_t *b, mcp_call_t *c, json_t **res
             last_id[0] = '\0';
         retry_ms = x.retry_ms;
 
-        if (x.response) {
+        if (x.response && !(plain && x.status != 200)) {
             /* Got it, even if we then cut a lingering stream. */
-            if (is_init && x.got_session) {
-                pthread_mutex_lock(&h->mu);
-                free(h->session);
-                h->session = strdup(x.session);
-                h->session_gen++;
-                pthread_mutex_unlock(&h->mu);
-            }
+            if (is_init)
+                capture_session(h, &x);
             *response = x.response;
             x.response = NULL;
             xfer_free(&x);
@@ -595,7 +743,9 @@ static mcp_call_status_t http_call(mcp_backend_t *b, mcp_call_t *c, json_t **res
             xfer_free(&x);
             break;
         }
-        if (x.status == 404 && session[0] && !is_init && !retried && !resuming) {
+        bool expired = plain ? x.status == 404 && contains_nocase(x.body.p, x.body.len, "session not found")
+                             : x.status == 404 && session[0];
+        if (expired && !is_init && !retried && !resuming) {
             xfer_free(&x);
             retried = true;
             if (!reinitialize(b, gen, c->deadline_ms, err)) {
@@ -603,6 +753,13 @@ static mcp_call_status_t http_call(mcp_backend_t *b, mcp_call_t *c, json_t **res
                 break;
             }
             continue;
+        }
+        if (plain) {
+            st = plain_answer(b, &x, c->method, id, response, err);
+            if (st == MCP_CALL_OK && is_init)
+                capture_session(h, &x);
+            xfer_free(&x);
+            break;
         }
         if (!x.is_sse && x.body.len > 0) {
             /* A JSON body: normally 200 with the response; on 4xx/5xx a
@@ -612,6 +769,8 @@ static mcp_call_status_t http_call(mcp_backend_t *b, mcp_call_t *c, json_t **res
                 received(&x, v);
             json_decref(v);
             if (x.response) {
+                if (is_init)
+                    capture_session(h, &x); /* a JSON initialize answer names it too */
                 *response = x.response;
                 x.response = NULL;
                 xfer_free(&x);

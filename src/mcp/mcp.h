@@ -265,6 +265,11 @@ typedef struct mcp_call_opts {
      * this call's SSE stream. Called from another thread than the caller's. */
     void (*on_notification)(void *ud, const json_t *notification);
     void *notify_ud;
+    /* The gateway client session the call belongs to (borrowed, may be
+     * NULL). Only a plain JSON-RPC-over-POST HTTP backend uses it: it is sent
+     * as Mcp-Session-Id instead of the id captured at initialize, as upstream
+     * does (spec: gateway §3.3). Streamable servers keep their own session. */
+    const char *session_id;
 } mcp_call_opts_t;
 
 typedef enum mcp_call_status {

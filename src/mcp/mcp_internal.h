@@ -26,6 +26,7 @@ typedef struct mcp_call {
     void (*on_notification)(void *ud, const json_t *n);
     void *notify_ud;
     bool not_sent;         /* set by the transport: failed before anything was sent */
+    const char *session_id; /* mcp_call_opts_t.session_id (borrowed) */
 } mcp_call_t;
 
 typedef struct mcp_backend_ops {
