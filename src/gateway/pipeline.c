@@ -172,6 +172,7 @@ static bool step_call_backend(gw_call_t *c)
     opts.cancel = &c->cancel;
     opts.on_notification = forward_notification;
     opts.notify_ud = c;
+    opts.session_id = c->gsid; /* plain JSON-RPC HTTP backends send it (spec §3.3) */
     json_t *result = NULL;
     gw_session_track(c->s, c->sess, c->m->id, &c->cancel, &c->slot);
     mcp_call_status_t st = mcp_backend_request_ex(conn, "tools/call", params, &opts, &result, &err);
