@@ -131,6 +131,7 @@ typedef struct gw_server {
     struct MHD_Daemon *daemon;
     struct gw_breaker *breakers;  /* owned; one per backend (resilience.h) */
     struct gw_monitor *monitor;   /* owned; health/keepalive thread */
+    struct gw_tracer *tracer;     /* owned; NULL: tracing off (tracing.h) */
     int listen_fd;
     int port;
 } gw_server_t;

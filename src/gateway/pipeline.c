@@ -19,6 +19,7 @@
 #include "gateway/jq_filter.h"
 #include "gateway/pipeline_guard.h"
 #include "gateway/resilience.h"
+#include "gateway/tracing.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,9 @@ typedef struct gw_call {
     json_t *reply;           /* final JSON-RPC message (owned) */
     gw_guard_call_t guard;   /* the DIFC rows' state (pipeline_guard.h) */
     bool breaker_admitted;   /* the circuit breaker let this call through */
+    const char *stopped_at;  /* the step that stopped the call, or NULL */
+    gw_span_t *span;         /* mcp.tool_call (tracing.h), NULL: not traced */
+    gw_span_t *backend_span; /* gateway.backend.execute */
 } gw_call_t;
 
 typedef bool (*gw_step_fn)(gw_call_t *c);
@@ -264,6 +268,52 @@ static bool step_spill_payload(gw_call_t *c)
     return true;
 }
 
+/* trace_begin: the mcp.tool_call span (spec §5.6), once the tool is known. */
+static bool step_trace_begin(gw_call_t *c)
+{
+    c->span = gw_trace_tool_call_begin(c->s->tracer, c->s->backends[c->backend].id, c->bare);
+    return true;
+}
+
+/* backend_span_begin/_end: gateway.backend.execute around the backend call. */
+static bool step_backend_span_begin(gw_call_t *c)
+{
+    c->backend_span = gw_trace_backend_begin(c->span, c->s->backends[c->backend].id);
+    return true;
+}
+
+static bool step_backend_span_end(gw_call_t *c)
+{
+    gw_trace_backend_end(c->backend_span, c->result != NULL);
+    c->backend_span = NULL;
+    return true;
+}
+
+/* trace_end: the logical status (§4.9 item 6) from where the call stopped. */
+static bool step_trace_end(gw_call_t *c)
+{
+    if (!c->span)
+        return true;
+    int status = 200;
+    int64_t reset_at = 0;
+    bool rate_limited = !c->stopped_at && gw_result_is_rate_limited(c->result, gw_wall_ms(), &reset_at);
+    const char *em = json_string_value(json_object_get(json_object_get(c->reply, "error"), "message"));
+    if (rate_limited)
+        status = 429;
+    else if (!c->stopped_at)
+        status = 200;
+    else if (!strcmp(c->stopped_at, "circuit_breaker") || (em && strstr(em, "tool call limit reached")))
+        status = 429;
+    else if (!strcmp(c->stopped_at, "allowed_tools") || !strcmp(c->stopped_at, "label_resource") ||
+             !strcmp(c->stopped_at, "label_response") || !strcmp(c->stopped_at, "filter"))
+        status = 403;
+    else
+        status = 500;
+    gw_trace_tool_call_end(c->span, status, rate_limited, status == 200 ? NULL : em);
+    c->span = NULL;
+    return true;
+}
+
 /* record: the response (or error) line, and the reply itself. */
 static bool step_record(gw_call_t *c)
 {
@@ -289,16 +339,20 @@ static const struct {
 } steps[] = {
     {"authenticate", step_authenticate, false},
     {"route", step_route, false},
+    {"trace_begin", step_trace_begin, false},
     {"allowed_tools", step_allowed_tools, false},
     {"label_agent", step_label_agent, false},
     {"label_resource", step_label_resource, false},
     {"circuit_breaker", step_circuit_breaker, false},
+    {"backend_span_begin", step_backend_span_begin, false},
     {"call_backend", step_call_backend, false},
+    {"backend_span_end", step_backend_span_end, true},
     {"rate_limit", step_rate_limit, true},
     {"label_response", step_label_response, false},
     {"filter", step_filter, false},
     {"response_filter", step_response_filter, false},
     {"spill_payload", step_spill_payload, false},
+    {"trace_end", step_trace_end, true},
     {"record", step_record, true},
 };
 
@@ -311,8 +365,10 @@ json_t *gw_tools_call(gw_server_t *s, gw_session_t *sess, const mcp_msg_t *m, gw
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         if (!go && !steps[i].always)
             continue;
-        if (!steps[i].fn(&c))
+        if (!steps[i].fn(&c) && go) {
             go = false;
+            c.stopped_at = steps[i].name;
+        }
     }
     gw_guard_call_done(&c.guard);
     if (c.own_arguments)

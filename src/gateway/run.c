@@ -11,6 +11,7 @@
 #include "gateway/gateway_internal.h"
 #include "gateway/pipeline_guard.h"
 #include "gateway/resilience.h"
+#include "gateway/tracing.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -100,6 +101,7 @@ static void server_free(gw_server_t *s)
 {
     gw_sessions_free(s);
     gw_resilience_free(s);
+    gw_tracer_free(s->tracer); /* flushes queued spans, at most 5 s */
     gw_backends_free(s);
     gw_guards_free(s->guards);
     gw_config_free(s->cfg);
@@ -243,6 +245,7 @@ int gw_run(const gw_options_t *o)
     gw_backends_discover(&s);
     if (!gw_resilience_start(&s, &err)) /* breakers + health monitor (resilience.h) */
         gw_log(GW_LOG_WARN, "startup", "%s", err.msg);
+    gw_tracing_start(&s); /* OTLP (tracing.h); off without an endpoint */
 
     s.listen_fd = gw_listen_socket(o->listen, &s.port, &err);
     if (s.listen_fd < 0) {
