@@ -668,6 +668,95 @@ static bool numeric(uint8_t opc, int *nin, uint8_t *tin, uint8_t *tout, int *op)
     return true;
 }
 
+/* ---- chained binops (ops.h, WASM_CHAINS) ---- */
+
+/* Index of an i32 binop in WASM_CHAIN_FIRSTS, or -1. */
+static int chain_first_index(int op) {
+    switch (op) {
+    case OP_I32_ADD: return 0;
+    case OP_I32_SUB: return 1;
+    case OP_I32_MUL: return 2;
+    case OP_I32_AND: return 3;
+    case OP_I32_OR: return 4;
+    case OP_I32_XOR: return 5;
+    case OP_I32_SHL: return 6;
+    case OP_I32_SHR_S: return 7;
+    case OP_I32_SHR_U: return 8;
+    case OP_I32_ROTL: return 9;
+    case OP_I32_ROTR: return 10;
+    }
+    return -1;
+}
+
+/* Index of an i32 binop among the chains' second operations, or -1. */
+static int chain_second_index(int op) {
+    switch (op) {
+    case OP_I32_ADD: return 0;
+    case OP_I32_SUB: return 1;
+    case OP_I32_AND: return 2;
+    case OP_I32_OR: return 3;
+    case OP_I32_XOR: return 4;
+    }
+    return -1;
+}
+
+/* The const-area slot holding bits, added to the pool if missing; false
+ * when the pool is full. */
+static bool const_slot(comp_t *c, uint64_t bits, uint16_t *slot) {
+    uint32_t i;
+    for (i = 0; i < c->nconsts; i++)
+        if (c->consts[i] == bits)
+            break;
+    if (i == c->nconsts) {
+        if (c->nconsts == POOL_MAX)
+            return false;
+        c->consts[c->nconsts++] = bits;
+    }
+    *slot = (uint16_t)(CONST_BASE + i);
+    return true;
+}
+
+/* An i32 binop `op` (operands a, b; result to d) one of whose operands is
+ * the temporary the instruction just emitted wrote becomes one chained
+ * instruction d = (x first y) op z, replacing that instruction. The
+ * temporary is read by no one else (wasm has no dup), so it need not be
+ * stored: this saves a dispatch and a store-to-load round trip on the
+ * dependency chains of hashing and bit manipulation. The first operation
+ * may be an immediate form, whose immediate moves to the const area. The
+ * temporary must be the left operand, or either for commutative ops.
+ * Returns the chained op (emitted at *st), or -1 when op does not chain. */
+static int chain_binop(comp_t *c, int op, ventry_t a, ventry_t b, uint16_t d, uint32_t *st) {
+    int second = chain_second_index(op);
+    if (second < 0)
+        return -1;
+    const ventry_t *other;
+    if (a.kind == E_STACK && fold_matches(c, a.slot))
+        other = &b;
+    else if (op != OP_I32_SUB && b.kind == E_STACK && fold_matches(c, b.slot))
+        other = &a;
+    else
+        return -1;
+    uint64_t w = c->code[c->fold_start + 1].u;
+    uint16_t x = (uint16_t)(w >> 16), y = (uint16_t)(w >> 32);
+    int first;
+    switch (c->fold_op) {
+    case OP_I32_ADDI: first = OP_I32_ADD; break;
+    case OP_I32_ANDI: first = OP_I32_AND; break;
+    case OP_I32_SHLI: first = OP_I32_SHL; break;
+    case OP_I32_SHR_UI: first = OP_I32_SHR_U; break;
+    case OP_I32_SHR_SI: first = OP_I32_SHR_S; break;
+    default: first = c->fold_op; break;
+    }
+    int fi = chain_first_index(first);
+    if (fi < 0 || (first != c->fold_op && !const_slot(c, (uint32_t)(w >> 32), &y)))
+        return -1;
+    truncate_code(c, c->fold_start);
+    c->fold_ok = false;
+    int chained = OP_CH_ADD_ADD + second * WASM_CHAIN_NFIRST + fi;
+    *st = emit4(c, chained, d, x, y, other->slot);
+    return chained;
+}
+
 static bool emit_numeric(comp_t *c, int nin, uint8_t tin, uint8_t tout, int op) {
     ventry_t a, b;
     if (nin == 2) {
@@ -743,6 +832,9 @@ static bool emit_numeric(comp_t *c, int nin, uint8_t tin, uint8_t tout, int op) 
         a.type = tout;
         return push_e(c, a);
     }
+    int chained = nin == 2 && !c->plain ? chain_binop(c, op, a, b, d, &st) : -1;
+    if (chained >= 0)
+        return push_result(c, tout, st, chained);
     if (nin == 2)
         st = emit3(c, op, d, a.slot, b.slot);
     else
@@ -1726,6 +1818,9 @@ static const char *const op_names[] = {
 #define X(n) #n,
     WASM_OPS(X)
 #undef X
+#define Y(a, b) "CH_" #a "_" #b,
+    WASM_CHAINS(Y)
+#undef Y
 };
 void wasm_dump_code(const wcode_t *w);
 void wasm_dump_code(const wcode_t *w) {

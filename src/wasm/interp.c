@@ -314,6 +314,9 @@ static wasm_status_t run(run_t *R) {
 #define X(n) &&L_##n,
         WASM_OPS(X)
 #undef X
+#define Y(a, b) &&L_CH_##a##_##b,
+        WASM_CHAINS(Y)
+#undef Y
     };
     if (!R) {
         handlers_table = labels;
@@ -538,6 +541,23 @@ L_MOV:
     BINOP_LW(F32_MUL_LW, f32, x * y)
     BINOP_LW(F64_ADD_LW, f64, x + y)
     BINOP_LW(F64_MUL_LW, f64, x * y)
+    /* Chained i32 binops (ops.h): the temporary stays in a register. */
+#define CH_ADD(x, y) ((x) + (y))
+#define CH_SUB(x, y) ((x) - (y))
+#define CH_MUL(x, y) ((x) * (y))
+#define CH_AND(x, y) ((x) & (y))
+#define CH_OR(x, y) ((x) | (y))
+#define CH_XOR(x, y) ((x) ^ (y))
+#define CH_SHL(x, y) ((x) << ((y) & 31))
+#define CH_SHR_S(x, y) ((u32)((i32)(x) >> ((y) & 31)))
+#define CH_SHR_U(x, y) ((x) >> ((y) & 31))
+#define CH_ROTL(x, y) rotl32(x, y)
+#define CH_ROTR(x, y) rotr32(x, y)
+#define Y(a, b) L_CH_##a##_##b: { \
+        u32 t_ = CH_##a(fp[F1].u32, fp[F2].u32); \
+        fp[F0].u32 = CH_##b(t_, fp[F3].u32); SKIP(2); }
+    WASM_CHAINS(Y)
+#undef Y
 L_MOV2: /* in order: the second copy may read the first's destination */
     fp[F0] = fp[F1];
     fp[F2] = fp[F3];

@@ -53,10 +53,27 @@
     X(MOV2) \
     X(I32_ADD_LW) X(I64_ADD_LW) X(F32_ADD_LW) X(F32_MUL_LW) X(F64_ADD_LW) X(F64_MUL_LW)
 
+/* Chained i32 binops: CH_<first>_<second> computes
+ * fp[F0] = (fp[F1] first fp[F2]) second fp[F3] in one dispatch, for a binop
+ * whose operand is the temporary the binop before it produced (compile.c,
+ * chain_binop). Y(first, second); the ops are numbered
+ * OP_CH_ADD_ADD + second_index * WASM_CHAIN_NFIRST + first_index in the
+ * order of these two lists. */
+#define WASM_CHAIN_FIRSTS(Y, b) \
+    Y(ADD, b) Y(SUB, b) Y(MUL, b) Y(AND, b) Y(OR, b) Y(XOR, b) Y(SHL, b) Y(SHR_S, b) Y(SHR_U, b) \
+    Y(ROTL, b) Y(ROTR, b)
+#define WASM_CHAIN_NFIRST 11
+#define WASM_CHAINS(Y) \
+    WASM_CHAIN_FIRSTS(Y, ADD) WASM_CHAIN_FIRSTS(Y, SUB) WASM_CHAIN_FIRSTS(Y, AND) WASM_CHAIN_FIRSTS(Y, OR) \
+    WASM_CHAIN_FIRSTS(Y, XOR)
+
 enum wasm_op {
 #define X(n) OP_##n,
     WASM_OPS(X)
 #undef X
+#define Y(a, b) OP_CH_##a##_##b,
+    WASM_CHAINS(Y)
+#undef Y
     OP__COUNT
 };
 
