@@ -63,7 +63,9 @@ static bool call_backend(wasm_instance_t *c, void *env, const wasm_val_t *args, 
     json_t *res = NULL;
     err_t err = {{0}};
     const guard_backend_t *be = cs->ctx->backend;
+    uint64_t t0 = wasm_now_ns();
     bool ok = be->call_tool(be->self, cs->ctx, tool, jargs, &res, &err);
+    cs->backend_wait_ns += wasm_now_ns() - t0;
     json_decref(jargs);
     if (!ok) {
         guard_wasm_log(s->guard, GUARD_LOG_WARN, "call_backend %s failed: %s", tool, err.msg);
@@ -72,7 +74,8 @@ static bool call_backend(wasm_instance_t *c, void *env, const wasm_val_t *args, 
         return true;
     }
     free(tool);
-    char *out = json_dumps(res ? res : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+    /* Sorted like every other guard input (upstream re-marshals it, §2). */
+    char *out = json_dumps(res ? res : json_null(), JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
     json_decref(res);
     if (!out)
         return true;

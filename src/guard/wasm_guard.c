@@ -95,6 +95,16 @@ static bool failed_error(wasm_guard_t *g, err_t *err)
  * to come back — as long as the request's deadline and cancel flag allow. */
 static guard_slot_t *pool_acquire(wasm_guard_t *g, guard_ctx_t *ctx, err_t *err)
 {
+    /* A request already over its deadline (the backend took the time) or
+     * cancelled never starts guard code: it would only be interrupted at
+     * once and the instance thrown away. */
+    if (ctx && guard_ctx_done(ctx)) {
+        err_set(err, "guard call interrupted: %s before the guard ran",
+                atomic_load(&ctx->cancel) && !(ctx->deadline_ns && wasm_now_ns() >= ctx->deadline_ns)
+                    ? "request cancelled"
+                    : "deadline exceeded");
+        return NULL;
+    }
     pthread_mutex_lock(&g->mu);
     for (;;) {
         if (g->failed) {
@@ -204,6 +214,20 @@ static void note_trap(wasm_guard_t *g, const char *why)
 
 /* ---- one guarded call -------------------------------------------------- */
 
+/* Whether a deadline interruption is the guard's doing (departure 5 counts
+ * those): its own code, not call_backend waiting on a slow backend, used
+ * most of the time the call had, and enough of it to matter. A request that
+ * reached the guard with a few ms left, or whose backend ate the deadline,
+ * must not take the guard down for every other request. */
+static bool guard_overran(const guard_ctx_t *ctx, uint64_t started_ns, uint64_t backend_wait_ns)
+{
+    uint64_t now = wasm_now_ns();
+    uint64_t spent = now - started_ns;
+    uint64_t own = spent > backend_wait_ns ? spent - backend_wait_ns : 0;
+    uint64_t budget = ctx && ctx->deadline_ns > started_ns ? ctx->deadline_ns - started_ns : spent;
+    return own >= GUARD_BLAME_MIN_NS && 2 * own >= budget;
+}
+
 static bool outcome_discards(guard_call_outcome_t o)
 {
     return o != GUARD_CALL_OK && o != GUARD_CALL_ERROR;
@@ -221,6 +245,7 @@ static bool run_export(wasm_guard_t *g, guard_ctx_t *ctx, const char *fname, con
     if (!s)
         return false;
     guard_call_state_t cs = {.ctx = ctx};
+    uint64_t started_ns = wasm_now_ns();
     s->call = &cs;
     guard_call_outcome_t o = GUARD_CALL_OK;
 
@@ -271,9 +296,14 @@ static bool run_export(wasm_guard_t *g, guard_ctx_t *ctx, const char *fname, con
     }
     s->call = NULL;
     pool_release(g, s, outcome_discards(o));
-    if (o == GUARD_CALL_TRAPPED || o == GUARD_CALL_INTERRUPTED) {
+    if (o == GUARD_CALL_TRAPPED || (o == GUARD_CALL_INTERRUPTED && guard_overran(ctx, started_ns, cs.backend_wait_ns))) {
         guard_wasm_log(g, GUARD_LOG_ERROR, "%s: %s; the instance is discarded", fname, err ? err->msg : "trap");
         note_trap(g, err ? err->msg : "trap");
+    } else if (o == GUARD_CALL_INTERRUPTED) {
+        guard_wasm_log(g, GUARD_LOG_WARN,
+                       "%s: %s; the instance is discarded, not counted against the guard "
+                       "(%llu ms of the call went to the backend)",
+                       fname, err ? err->msg : "interrupted", (unsigned long long)(cs.backend_wait_ns / 1000000ull));
     }
     if (o != GUARD_CALL_OK) {
         free(*out);

@@ -37,6 +37,9 @@
 /* Departure 5: this many traps inside the window mark the guard failed. */
 #define GUARD_TRAP_LIMIT 5
 #define GUARD_TRAP_WINDOW_NS (60ull * 1000000000ull)
+/* A deadline counts as the guard's failure only when its own code ran at
+ * least this long and for at least half of the time the call had. */
+#define GUARD_BLAME_MIN_NS (50ull * 1000000ull)
 
 typedef struct wasm_guard wasm_guard_t;
 
@@ -53,6 +56,7 @@ typedef struct guard_call_state {
     int backend_calls;
     bool interrupted; /* a host function saw the deadline or the cancel flag */
     bool cancelled;   /* ... and it was the cancel flag */
+    uint64_t backend_wait_ns; /* time spent in call_backend: not the guard's own */
 } guard_call_state_t;
 
 typedef struct guard_slot {

@@ -267,6 +267,97 @@ static void test_exit_zero_is_not_a_trap_nonzero_is(void **state)
     guard_close(g);
 }
 
+/* A backend slower than the request's deadline: the mock answers after
+ * `delay_ms`, whatever the deadline says. */
+typedef struct slow_backend {
+    mock_backend_t m;
+    unsigned delay_ms;
+} slow_backend_t;
+
+static bool slow_call_tool(void *self, guard_ctx_t *ctx, const char *tool, const json_t *args, json_t **result,
+                           err_t *err)
+{
+    slow_backend_t *sb = self;
+    usleep(sb->delay_ms * 1000);
+    return mock_call_tool(&sb->m, ctx, tool, args, result, err);
+}
+
+static void test_slow_backend_deadlines_do_not_fail_the_guard(void **state)
+{
+    (void)state;
+    log_capture_t log;
+    log_capture_init(&log);
+    slow_backend_t sb;
+    mock_init(&sb.m, json_pack("{s:{s:[{s:s,s:s}]}}", "probe", "content", "type", "text", "text", "ok"));
+    sb.m.be.call_tool = slow_call_tool;
+    sb.m.be.self = &sb;
+    sb.delay_ms = 150;
+    guard_t *g = load_fixture("behave.wasm", "patient", 1, &log);
+    err_t err = {{0}};
+    /* More deadlines (6) than the trap limit (5), each spent in call_backend: every
+     * call fails, and the guard stays healthy. */
+    for (int i = 0; i < 6; i++) {
+        guard_ctx_t ctx;
+        guard_ctx_init(&ctx, 100, &sb.m.be);
+        assert_null(raw(g, &ctx, "label_resource", "backend 3", &err));
+        assert_non_null(strstr(err.msg, "deadline exceeded"));
+    }
+    assert_true(sb.m.calls >= 6);
+    assert_true(guard_healthy(g, NULL));
+    guard_wasm_stats_t st;
+    assert_true(guard_wasm_stats(g, &st));
+    assert_int_equal(st.traps, 0);
+    assert_true(log_capture_find(&log, "not counted against the guard") >= 0);
+    /* A guard that loops on its own past the deadline still counts. */
+    guard_ctx_t ctx;
+    guard_ctx_init(&ctx, 100, NULL);
+    assert_null(raw(g, &ctx, "label_resource", "loop", &err));
+    assert_true(guard_wasm_stats(g, &st));
+    assert_int_equal(st.traps, 1);
+    /* With time enough the same call succeeds. */
+    guard_ctx_init(&ctx, 5000, &sb.m.be);
+    json_t *r = raw_json(g, &ctx, "label_resource", "backend 1", &err);
+    assert_non_null(r);
+    assert_int_equal(jint(r, "ok"), 1);
+    json_decref(r);
+    guard_close(g);
+    mock_free(&sb.m);
+    log_capture_free(&log);
+}
+
+static void test_expired_request_never_starts_guard_code(void **state)
+{
+    (void)state;
+    guard_t *g = load_fixture("behave.wasm", "late", 1, NULL);
+    guard_ctx_t ctx;
+    guard_ctx_init(&ctx, 0, NULL);
+    err_t err = {{0}};
+    json_t *r = raw_json(g, &ctx, "label_resource", "stats", &err);
+    assert_non_null(r);
+    json_int_t calls = jint(r, "calls");
+    json_decref(r);
+    guard_ctx_t late;
+    guard_ctx_init(&late, 1, NULL);
+    usleep(5000);
+    assert_null(raw(g, &late, "label_resource", "stats", &err));
+    assert_string_equal(err.msg, "guard call interrupted: deadline exceeded before the guard ran");
+    guard_ctx_t gone;
+    guard_ctx_init(&gone, 0, NULL);
+    guard_ctx_cancel(&gone);
+    assert_null(raw(g, &gone, "label_resource", "stats", &err));
+    assert_string_equal(err.msg, "guard call interrupted: request cancelled before the guard ran");
+    /* Neither reached the instance: its call counter moved by one, this call. */
+    r = raw_json(g, &ctx, "label_resource", "stats", &err);
+    assert_non_null(r);
+    assert_int_equal(jint(r, "calls"), calls + 1);
+    json_decref(r);
+    guard_wasm_stats_t st;
+    assert_true(guard_wasm_stats(g, &st));
+    assert_int_equal(st.traps, 0);
+    assert_int_equal(st.instances_created, 1);
+    guard_close(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +365,8 @@ int main(void)
         cmocka_unit_test(test_five_traps_in_a_minute_mark_guard_failed),
         cmocka_unit_test(test_infinite_loop_stops_at_deadline),
         cmocka_unit_test(test_cancel_from_another_thread_stops_guard),
+        cmocka_unit_test(test_slow_backend_deadlines_do_not_fail_the_guard),
+        cmocka_unit_test(test_expired_request_never_starts_guard_code),
         cmocka_unit_test(test_cancel_cuts_poll_oneoff_sleep_short),
         cmocka_unit_test(test_memory_grow_past_cap_fails_inside_guard),
         cmocka_unit_test(test_deep_recursion_traps_and_guard_recovers),
