@@ -58,6 +58,20 @@ static bool fail(gw_call_t *c, json_int_t code, const char *msg)
     return false;
 }
 
+/* The JSON kind as Go's encoding/json names it in its errors. */
+static const char *go_json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING: return "string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "number";
+    case JSON_ARRAY: return "array";
+    case JSON_TRUE:
+    case JSON_FALSE: return "bool";
+    default: return "object";
+    }
+}
+
 /* authenticate: the HTTP layer checked Authorization; here the call is bound
  * to the agent of its session (spec §4.6) and its payload directory exists. */
 static bool step_authenticate(gw_call_t *c)
@@ -89,7 +103,12 @@ static bool step_route(gw_call_t *c)
         c->arguments = json_object();
         c->own_arguments = true;
     } else if (!json_is_object(args)) {
-        return fail(c, 0, "invalid arguments: expected a JSON object");
+        /* upstream's text: encoding/json refusing a non-object (guard-abi §4 step 1) */
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "failed to parse arguments: json: cannot unmarshal %s into Go value of type map[string]interface {}",
+                 go_json_kind(args));
+        return fail(c, 0, msg);
     } else {
         c->arguments = args;
     }

@@ -104,7 +104,7 @@ static guard_call_outcome_t guest_alloc(guard_slot_t *s, const wasm_func_t *allo
     if (o != GUARD_CALL_OK)
         return err_prefix(err, "failed to allocate WASM %s buffer", what), o;
     if (r.of.i32 == 0) {
-        err_set(err, "alloc returned null pointer");
+        err_set(err, "failed to allocate WASM %s buffer: alloc returned null pointer", what);
         return GUARD_CALL_ERROR;
     }
     *ptr = (uint32_t)r.of.i32;
@@ -170,6 +170,10 @@ guard_call_outcome_t guard_wasm_call_export(guard_slot_t *s, const char *fname, 
     wasm_func_t *fn = wasm_instance_export_func(s->inst, fname);
     if (!fn)
         return err_set(err, "function %s not exported from WASM module", fname), GUARD_CALL_ERROR;
+    wasm_functype_t fty;
+    wasm_func_type(fn, &fty);
+    if (fty.nresults == 0) /* only reachable through raw calls: load checks the label_* exports */
+        return err_set(err, "WASM function returned no results"), GUARD_CALL_ERROR;
     if (!s->guard->has_memory)
         return err_set(err, "WASM module has no memory"), GUARD_CALL_ERROR;
     if (input_len > GUARD_MAX_INPUT)

@@ -219,7 +219,9 @@ static void test_alloc_null_pointer_is_error(void **state)
     guard_ctx_init(&ctx, 0, NULL);
     err_t err = {{0}};
     assert_null(raw(g, &ctx, "label_resource", "x", &err));
-    assert_string_equal(err.msg, "alloc returned null pointer");
+    assert_string_equal(err.msg, "failed to allocate WASM input buffer: alloc returned null pointer");
+    assert_null(raw(g, &ctx, "label_void", "x", &err));
+    assert_string_equal(err.msg, "WASM function returned no results");
     assert_true(guard_healthy(g, NULL));
     guard_close(g);
 }

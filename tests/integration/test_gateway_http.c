@@ -330,6 +330,13 @@ static void test_tools_list_and_calls_through_stdio_and_http_backends(void **sta
     assert_int_equal(json_integer_value(json_object_get(err, "code")), -32602);
     assert_string_equal(json_string_value(json_object_get(err, "message")), "unknown tool \"foobar\"");
     json_decref(v);
+    /* Arguments that are not an object: upstream's decoding error. */
+    v = call(url_everything, sid,
+             "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":[1]}}");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(v, "error"), "message")),
+                        "failed to parse arguments: json: cannot unmarshal array into Go value of type "
+                        "map[string]interface {}");
+    json_decref(v);
     /* Another backend's tool is not reachable through this route. */
     v = call(url_everything, sid,
              "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"read_graph\",\"arguments\":{}}}");
