@@ -9,10 +9,12 @@
  * failing until the pool evicts it.
  */
 #include "gateway/gateway_internal.h"
+#include "gateway/oidc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 extern char **environ;
@@ -93,6 +95,24 @@ static void free_strv(char **v)
     free(v);
 }
 
+/* mcp dynamic-headers hook of a github-oidc backend: the bearer token for
+ * its audience, fetched or cached (oidc.h). Runs before every request. */
+static bool oidc_headers(void *ud, const char *server_id, mcp_http_add_header_fn add, void *hdrs, err_t *err)
+{
+    gw_backend_t *b = ud;
+    (void)server_id;
+    char *jwt = gw_oidc_token(b->oidc, b->oidc_audience, err);
+    if (!jwt)
+        return false;
+    char *line = NULL;
+    bool ok = asprintf(&line, "Authorization: Bearer %s", jwt) >= 0 && add(hdrs, line);
+    if (!ok)
+        err_set(err, "out of memory");
+    free(line);
+    free(jwt);
+    return ok;
+}
+
 bool gw_backends_init(gw_server_t *s, err_t *err)
 {
     s->nbackends = s->cfg->server_count;
@@ -128,14 +148,29 @@ bool gw_backends_init(gw_server_t *s, err_t *err)
         } else {
             m->kind = MCP_BACKEND_HTTP;
             m->http.url = c->url;
+            m->http.connect_timeout_ms = c->connect_timeout > 0 ? c->connect_timeout * 1000 : 30000;
+            if (c->auth_type && !strcmp(c->auth_type, "github-oidc")) {
+                if (!s->oidc && !(s->oidc = gw_oidc_new(getenv("ACTIONS_ID_TOKEN_REQUEST_URL"),
+                                                         getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+                                                         m->http.connect_timeout_ms, err)))
+                    return err_prefix(err, "server '%s'", c->id);
+                b->oidc = s->oidc;
+                b->oidc_audience = c->auth_audience ? c->auth_audience : c->url;
+                m->http.dynamic_headers = oidc_headers;
+                m->http.dynamic_headers_ud = b;
+            }
             b->headers = calloc(c->headers.count + 1, sizeof *b->headers);
             if (!b->headers)
                 return err_set(err, "out of memory");
-            for (size_t j = 0; j < c->headers.count; j++)
-                if (asprintf(&b->headers[j], "%s: %s", c->headers.items[j].key, c->headers.items[j].value) < 0)
+            size_t nh = 0;
+            for (size_t j = 0; j < c->headers.count; j++) {
+                /* the OIDC bearer token overrides a static Authorization (§3.3) */
+                if (b->oidc_audience && !strcasecmp(c->headers.items[j].key, "Authorization"))
+                    continue;
+                if (asprintf(&b->headers[nh++], "%s: %s", c->headers.items[j].key, c->headers.items[j].value) < 0)
                     return err_set(err, "out of memory");
+            }
             m->http.headers = (const char *const *)b->headers;
-            m->http.connect_timeout_ms = c->connect_timeout > 0 ? c->connect_timeout * 1000 : 30000;
         }
         b->startup = mcp_backend_new(m, err);
         if (!b->startup)
@@ -479,4 +514,6 @@ void gw_backends_free(gw_server_t *s)
     }
     free(s->backends);
     s->backends = NULL;
+    gw_oidc_free(s->oidc);
+    s->oidc = NULL;
 }

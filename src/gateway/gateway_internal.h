@@ -52,6 +52,8 @@ typedef struct gw_backend {
     char **argv;                   /* launch argv (owned), stdio only */
     char **envp;                   /* child env (owned), NULL inherits */
     char **headers;                /* "Name: value" (owned), http only */
+    const char *oidc_audience;     /* borrowed from cfg; non-NULL: github-oidc auth */
+    struct gw_oidc *oidc;          /* borrowed from gw_server_t.oidc */
     mcp_backend_t *startup;        /* discovery connection; shared by all
                                       sessions for http backends */
     pthread_mutex_t lock;
@@ -132,6 +134,7 @@ typedef struct gw_server {
     struct gw_breaker *breakers;  /* owned; one per backend (resilience.h) */
     struct gw_monitor *monitor;   /* owned; health/keepalive thread */
     struct gw_tracer *tracer;     /* owned; NULL: tracing off (tracing.h) */
+    struct gw_oidc *oidc;         /* owned (backends.c); NULL unless a server uses github-oidc (oidc.h) */
     int listen_fd;
     int port;
 } gw_server_t;

@@ -5,7 +5,9 @@
  *
  * Backend: tests/mcp/fixtures/fake_plain_server.mjs on 127.0.0.1 (a plain
  * JSON-RPC-over-POST server) as the http server "plain". One routed gateway
- * serves the tests; one test starts a second one with MCPGODEBUG set. */
+ * serves the tests; one test starts a second one with MCPGODEBUG set, one
+ * a gateway whose http server uses github-oidc auth (§3.3, P1.9) with the
+ * fake server's /token standing in for ACTIONS_ID_TOKEN_REQUEST_URL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +23,7 @@ static fg_gateway_t gw;
 static fg_proc_t plain;
 static char cfg[1024];
 static char url[160], auth_hdr[300];
+static int plain_port;
 
 static const char *init_body =
     "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\","
@@ -47,6 +50,7 @@ static int setup(void **state)
             fg_proc_stop(&plain, 1000);
     }
     assert_true(port > 0);
+    plain_port = port;
     snprintf(cfg, sizeof cfg,
              "{\"mcpServers\":{\"plain\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/rpc\"}},"
              "\"gateway\":{\"port\":3000,\"domain\":\"localhost\",\"agentId\":\"test-token\"}}",
@@ -284,6 +288,77 @@ static void test_client_session_reaches_plain_backend_as_mcp_session_id(void **s
     json_decref(v);
 }
 
+/* tools/call whoami on `u` through a fresh session; the parsed JSON text. */
+static json_t *whoami_via(const char *u, const char *auth)
+{
+    const char *h[] = {auth, "Content-Type: application/json", "Accept: application/json, text/event-stream", NULL};
+    fg_resp_t r;
+    assert_true(fg_http("POST", u, h, whoami_body, &r));
+    json_t *m = fg_sse_first(r.body);
+    fg_resp_free(&r);
+    assert_non_null(m);
+    json_t *content = json_object_get(json_object_get(m, "result"), "content");
+    json_t *v = json_loads(json_string_value(json_object_get(json_array_get(content, 0), "text")), 0, NULL);
+    json_decref(m);
+    assert_non_null(v);
+    return v;
+}
+
+static void test_github_oidc_bearer_token_replaces_static_authorization(void **state)
+{
+    (void)state;
+    char ocfg[1024], token_url[200];
+    snprintf(ocfg, sizeof ocfg,
+             "{\"mcpServers\":{\"oidc\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/rpc\","
+             "\"headers\":{\"Authorization\":\"static-secret\",\"X-Extra\":\"kept\"},"
+             "\"auth\":{\"type\":\"github-oidc\",\"audience\":\"api://flowgate test\"}}},"
+             "\"gateway\":{\"port\":3000,\"domain\":\"localhost\",\"agentId\":\"test-token\"}}",
+             plain_port);
+    snprintf(token_url, sizeof token_url, "http://127.0.0.1:%d/token?api-version=2.0", plain_port);
+    char stats_url[200];
+    snprintf(stats_url, sizeof stats_url, "http://127.0.0.1:%d/tokenstats", plain_port);
+    fg_resp_t r;
+    assert_true(fg_http("GET", stats_url, NULL, NULL, &r));
+    json_t *st = json_loads(r.body, 0, NULL);
+    fg_resp_free(&r);
+    json_int_t before = json_integer_value(json_object_get(st, "fetches"));
+    json_decref(st);
+
+    fg_gateway_t g2;
+    setenv("ACTIONS_ID_TOKEN_REQUEST_URL", token_url, 1);
+    setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-secret", 1);
+    bool started = fg_gateway_start(&g2, ocfg, NULL, 60000);
+    unsetenv("ACTIONS_ID_TOKEN_REQUEST_URL");
+    unsetenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+    assert_true(started);
+    char u2[160], a2[300];
+    snprintf(u2, sizeof u2, "%s/mcp/oidc", g2.url_base);
+    snprintf(a2, sizeof a2, "Authorization: %s", g2.auth);
+    json_t *w1 = whoami_via(u2, a2);
+    json_t *w2 = whoami_via(u2, a2);
+    fg_gateway_stop(&g2);
+
+    /* The backend saw the JWT the token endpoint issued, not the static
+     * header; other static headers still go along. */
+    const char *bearer = json_string_value(json_object_get(w1, "authorization"));
+    assert_non_null(bearer);
+    assert_int_equal(strncmp(bearer, "Bearer ", 7), 0);
+    assert_non_null(strchr(bearer + 7, '.'));
+    assert_string_equal(json_string_value(json_object_get(w2, "authorization")), bearer);
+    assert_string_equal(json_string_value(json_object_get(w1, "extra")), "kept");
+    json_decref(w1);
+    json_decref(w2);
+    /* One fetch served the handshake and both calls (cached until exp - 60 s);
+     * it carried the request token and the URL-encoded audience. */
+    assert_true(fg_http("GET", stats_url, NULL, NULL, &r));
+    st = json_loads(r.body, 0, NULL);
+    fg_resp_free(&r);
+    assert_int_equal(json_integer_value(json_object_get(st, "fetches")), before + 1);
+    assert_string_equal(json_string_value(json_object_get(st, "audience")), "api://flowgate test");
+    assert_string_equal(json_string_value(json_object_get(st, "auth")), "Bearer request-secret");
+    json_decref(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_unsupported_protocol_version_lists_go_sdk_versions),
         cmocka_unit_test(test_tools_call_without_session_is_auto_initialised),
         cmocka_unit_test(test_client_session_reaches_plain_backend_as_mcp_session_id),
+        cmocka_unit_test(test_github_oidc_bearer_token_replaces_static_authorization),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
