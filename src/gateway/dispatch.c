@@ -23,20 +23,50 @@ json_t *gw_rpc_error(const json_t *id, json_int_t code, const char *fmt, ...)
     return mcp_jsonrpc_error(id, code, msg, NULL);
 }
 
-/* Methods of go-sdk's server method table; anything else is a 400. */
-static const char *const known_methods[] = {
-    "initialize", "ping", "tools/list", "tools/call", "prompts/list", "prompts/get",
-    "resources/list", "resources/templates/list", "resources/read", "resources/subscribe",
-    "resources/unsubscribe", "completion/complete", "logging/setLevel",
-    "notifications/initialized", "notifications/cancelled", "notifications/progress",
-    "notifications/roots/list_changed",
+/* go-sdk's server method table (mcp/server.go serverMethodInfos): which
+ * methods are notifications and which may come without params. Anything
+ * else is a 400 before dispatch (spec §4.5 step 9). */
+enum { M_NOTIFICATION = 1, M_PARAMS_OPTIONAL = 2 };
+static const struct {
+    const char *name;
+    int flags;
+} known_methods[] = {
+    {"initialize", 0},
+    {"ping", M_PARAMS_OPTIONAL},
+    {"tools/list", M_PARAMS_OPTIONAL},
+    {"tools/call", 0},
+    {"prompts/list", M_PARAMS_OPTIONAL},
+    {"prompts/get", 0},
+    {"resources/list", M_PARAMS_OPTIONAL},
+    {"resources/templates/list", M_PARAMS_OPTIONAL},
+    {"resources/read", 0},
+    {"resources/subscribe", 0},
+    {"resources/unsubscribe", 0},
+    {"completion/complete", 0},
+    {"logging/setLevel", 0},
+    {"notifications/initialized", M_NOTIFICATION | M_PARAMS_OPTIONAL},
+    {"notifications/cancelled", M_NOTIFICATION | M_PARAMS_OPTIONAL},
+    {"notifications/progress", M_NOTIFICATION},
+    {"notifications/roots/list_changed", M_NOTIFICATION | M_PARAMS_OPTIONAL},
 };
 
-bool gw_method_known(const char *method)
+bool gw_method_check(const mcp_msg_t *m, char *why, size_t n)
 {
-    for (size_t i = 0; i < sizeof known_methods / sizeof known_methods[0]; i++)
-        if (!strcmp(known_methods[i], method))
+    for (size_t i = 0; i < sizeof known_methods / sizeof known_methods[0]; i++) {
+        if (strcmp(known_methods[i].name, m->method))
+            continue;
+        bool notification = known_methods[i].flags & M_NOTIFICATION;
+        if (notification && m->kind == MCP_MSG_REQUEST)
+            snprintf(why, n, "invalid request: unexpected id for \"%s\"", m->method);
+        else if (!notification && m->kind == MCP_MSG_NOTIFICATION)
+            snprintf(why, n, "invalid request: missing id for \"%s\"", m->method);
+        else if (!(known_methods[i].flags & M_PARAMS_OPTIONAL) && !m->params)
+            snprintf(why, n, "invalid request: missing required \"params\"");
+        else
             return true;
+        return false;
+    }
+    snprintf(why, n, "JSON RPC not handled: \"%.250s\" unsupported", m->method);
     return false;
 }
 

@@ -185,9 +185,11 @@ struct gw_out {
 };
 
 /* ---- dispatch.c */
-/* True when `method` is one the front end handles (spec §4.8); else the POST
- * gets 400 "JSON RPC not handled". */
-bool gw_method_known(const char *method);
+/* go-sdk's checkRequest for one incoming request or notification (spec
+ * §4.5 step 9): a known method (§4.8), an id exactly when it is not a
+ * notification, params where required. False with the 400 body text in
+ * why ("JSON RPC not handled: ..." or "invalid request: ..."). */
+bool gw_method_check(const mcp_msg_t *m, char *why, size_t n);
 /* Handles one client request; returns the response message (new ref). */
 json_t *gw_dispatch_request(gw_server_t *s, gw_session_t *sess, const mcp_msg_t *m, gw_out_t *out);
 /* Handles one client notification. */

@@ -593,12 +593,11 @@ static enum MHD_Result mcp_endpoint(gw_server_t *s, struct MHD_Connection *conn,
     bool streams = false, has_init = false;
     for (size_t i = 0; i < n; i++) {
         if (msgs[i].kind == MCP_MSG_REQUEST || msgs[i].kind == MCP_MSG_NOTIFICATION) {
-            if (!gw_method_known(msgs[i].method)) {
-                char m[300];
-                snprintf(m, sizeof m, "%.250s", msgs[i].method);
+            char why[400];
+            if (!gw_method_check(&msgs[i], why, sizeof why)) {
                 free_msgs(msgs, n);
                 gw_session_put(s, sess);
-                return send_text(conn, 400, "JSON RPC not handled: \"%s\" unsupported", m);
+                return send_text(conn, 400, "%s", why);
             }
         }
         if (msgs[i].kind == MCP_MSG_REQUEST) {

@@ -230,6 +230,26 @@ static void test_streamable_http_status_codes(void **state)
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(r.body, "JSON RPC not handled: \"foo/bar\" unsupported"));
     fg_resp_free(&r);
+    /* go-sdk's checkRequest: ids exactly on requests, params where required. */
+    static const struct {
+        const char *body, *text;
+    } invalid[] = {
+        {"{\"jsonrpc\":\"2.0\",\"method\":\"tools/list\"}", "invalid request: missing id for \"tools/list\"\n"},
+        {"{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"notifications/initialized\"}",
+         "invalid request: unexpected id for \"notifications/initialized\"\n"},
+        {"{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\"}", "invalid request: missing required \"params\"\n"},
+        {"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}", "invalid request: missing required \"params\"\n"},
+    };
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+        post(url_everything, sid, invalid[i].body, NULL, &r);
+        assert_int_equal(r.status, 400);
+        assert_string_equal(r.body, invalid[i].text);
+        fg_resp_free(&r);
+    }
+    /* Params may be left out where go-sdk allows it. */
+    post(url_everything, sid, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}", NULL, &r);
+    assert_int_equal(r.status, 200);
+    fg_resp_free(&r);
     post(url_everything, sid, "", NULL, &r);
     assert_int_equal(r.status, 400);
     fg_resp_free(&r);
