@@ -5,7 +5,10 @@
  *
  * Departure 6: `tool-call-limits` is removed before the checks (the gateway
  * enforces limits per session), so a policy with limits no longer makes
- * every call on a WASM-guarded server fail.
+ * every call on a WASM-guarded server fail. The same trap (§6.1) holds for
+ * `promotion-label` and `demotion-label`, which config validation accepts
+ * and upstream's checker then refuses; the guard reads them (the Rust guard
+ * does), so here they pass the check and reach the guard.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@ static const char *const allow_only_keys[] = {
     "repos",           "min-integrity",         "integrity",           "blocked-users",
     "refusal-labels",  "approval-labels",       "trusted-users",       "endorsement-reactions",
     "disapproval-reactions", "disapproval-integrity", "endorser-min-integrity",
+    "promotion-label",       "demotion-label", /* not upstream's: see the top of this file */
 };
 
 /* Trimmed copy of s (ASCII white space). */
