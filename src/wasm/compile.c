@@ -788,6 +788,13 @@ static bool emit_numeric(comp_t *c, int nin, uint8_t tin, uint8_t tout, int op) 
             ventry_t e = {.type = WASM_I32, .kind = E_ADDI, .slot = a.slot, .val = imm};
             return push_e(c, e);
         }
+        if (iop == OP_I32_ANDI) {
+            /* a mask on the temporary just computed ((x >> k) & m): one
+             * chained op reading the mask from the const area beats two */
+            int chained = chain_binop(c, op, a, b, d, &st);
+            if (chained >= 0)
+                return push_result(c, tout, st, chained);
+        }
         if (iop >= 0) {
             st = emit2(c, iop, d, a.slot, imm);
             return push_result(c, tout, st, iop);
