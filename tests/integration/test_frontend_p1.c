@@ -250,6 +250,21 @@ static void test_tools_call_without_session_is_auto_initialised(void **state)
     json_decref(m);
 }
 
+/* tools/call whoami on `u` with headers h; the parsed JSON text it returns. */
+static json_t *whoami_with(const char *u, const char *const h[])
+{
+    fg_resp_t r;
+    assert_true(fg_http("POST", u, h, whoami_body, &r));
+    json_t *m = fg_sse_first(r.body);
+    fg_resp_free(&r);
+    assert_non_null(m);
+    json_t *content = json_object_get(json_object_get(m, "result"), "content");
+    json_t *v = json_loads(json_string_value(json_object_get(json_array_get(content, 0), "text")), 0, NULL);
+    json_decref(m);
+    assert_non_null(v);
+    return v;
+}
+
 static void test_client_session_reaches_plain_backend_as_mcp_session_id(void **state)
 {
     (void)state;
@@ -276,32 +291,9 @@ static void test_client_session_reaches_plain_backend_as_mcp_session_id(void **s
     assert_true(fg_http("POST", url, h2, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", &r));
     assert_int_equal(r.status, 202);
     fg_resp_free(&r);
-    assert_true(fg_http("POST", url, h2, whoami_body, &r));
-    json_t *m = fg_sse_first(r.body);
-    fg_resp_free(&r);
-    assert_non_null(m);
-    json_t *content = json_object_get(json_object_get(m, "result"), "content");
-    json_t *v = json_loads(json_string_value(json_object_get(json_array_get(content, 0), "text")), 0, NULL);
-    json_decref(m);
-    assert_non_null(v);
+    json_t *v = whoami_with(url, h2);
     assert_string_equal(json_string_value(json_object_get(v, "session")), "agent-77");
     json_decref(v);
-}
-
-/* tools/call whoami on `u` through a fresh session; the parsed JSON text. */
-static json_t *whoami_via(const char *u, const char *auth)
-{
-    const char *h[] = {auth, "Content-Type: application/json", "Accept: application/json, text/event-stream", NULL};
-    fg_resp_t r;
-    assert_true(fg_http("POST", u, h, whoami_body, &r));
-    json_t *m = fg_sse_first(r.body);
-    fg_resp_free(&r);
-    assert_non_null(m);
-    json_t *content = json_object_get(json_object_get(m, "result"), "content");
-    json_t *v = json_loads(json_string_value(json_object_get(json_array_get(content, 0), "text")), 0, NULL);
-    json_decref(m);
-    assert_non_null(v);
-    return v;
 }
 
 static void test_github_oidc_bearer_token_replaces_static_authorization(void **state)
@@ -334,8 +326,9 @@ static void test_github_oidc_bearer_token_replaces_static_authorization(void **s
     char u2[160], a2[300];
     snprintf(u2, sizeof u2, "%s/mcp/oidc", g2.url_base);
     snprintf(a2, sizeof a2, "Authorization: %s", g2.auth);
-    json_t *w1 = whoami_via(u2, a2);
-    json_t *w2 = whoami_via(u2, a2);
+    const char *h[] = {a2, "Content-Type: application/json", "Accept: application/json, text/event-stream", NULL};
+    json_t *w1 = whoami_with(u2, h);
+    json_t *w2 = whoami_with(u2, h);
     fg_gateway_stop(&g2);
 
     /* The backend saw the JWT the token endpoint issued, not the static
