@@ -31,7 +31,6 @@ struct gw_oidc {
     pthread_mutex_t mu;
     cached_t *cache;
     size_t ncache;
-    uint64_t fetches;
 };
 
 gw_oidc_t *gw_oidc_new(const char *request_url, const char *request_token, int timeout_ms, err_t *err)
@@ -67,14 +66,6 @@ void gw_oidc_free(gw_oidc_t *o)
     free(o->request_token);
     pthread_mutex_destroy(&o->mu);
     free(o);
-}
-
-uint64_t gw_oidc_fetches(gw_oidc_t *o)
-{
-    pthread_mutex_lock(&o->mu);
-    uint64_t n = o->fetches;
-    pthread_mutex_unlock(&o->mu);
-    return n;
 }
 
 /* ---- JWT exp ---------------------------------------------------------- */
@@ -231,7 +222,6 @@ char *gw_oidc_token(gw_oidc_t *o, const char *audience, err_t *err)
     }
     err_t ferr = {{0}};
     char *token = fetch(o, audience, &ferr);
-    o->fetches++;
     if (!token) {
         pthread_mutex_unlock(&o->mu);
         err_set(err, "OIDC token request for audience '%s' failed: %s", audience, ferr.msg);

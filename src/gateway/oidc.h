@@ -35,9 +35,6 @@ void gw_oidc_free(gw_oidc_t *o);
  * audience '<aud>' failed: ..."). */
 char *gw_oidc_token(gw_oidc_t *o, const char *audience, err_t *err);
 
-/* How many tokens were fetched over HTTP so far (for tests and logs). */
-uint64_t gw_oidc_fetches(gw_oidc_t *o);
-
 /* The `exp` claim (seconds since the epoch) of a JWT, or -1 when it has
  * none or the token is not a JWT. Exposed for tests. */
 int64_t gw_oidc_jwt_exp(const char *jwt);

@@ -347,17 +347,28 @@ static void settle(comp_t *c, uint32_t n) {
             materialize(c, k);
 }
 
-static bool push_const(comp_t *c, uint8_t type, uint64_t bits) {
-    if (!reachable(c))
-        return push(c, type);
+/* The const-area slot holding bits, added to the pool if missing; false
+ * when the pool is full. */
+static bool const_slot(comp_t *c, uint64_t bits, uint16_t *slot) {
     uint32_t i;
     for (i = 0; i < c->nconsts; i++)
         if (c->consts[i] == bits)
             break;
-    if (i == c->nconsts && c->nconsts < POOL_MAX)
+    if (i == c->nconsts) {
+        if (c->nconsts == POOL_MAX)
+            return false;
         c->consts[c->nconsts++] = bits;
-    if (i < c->nconsts && !c->plain) {
-        ventry_t e = {.type = type, .kind = E_CONST, .slot = (uint16_t)(CONST_BASE + i), .val = bits};
+    }
+    *slot = (uint16_t)(CONST_BASE + i);
+    return true;
+}
+
+static bool push_const(comp_t *c, uint8_t type, uint64_t bits) {
+    if (!reachable(c))
+        return push(c, type);
+    uint16_t slot;
+    if (const_slot(c, bits, &slot) && !c->plain) {
+        ventry_t e = {.type = type, .kind = E_CONST, .slot = slot, .val = bits};
         return push_e(c, e);
     }
     uint32_t st = emit1(c, OP_CONST, stack_slot(c->h));
@@ -700,21 +711,6 @@ static int chain_second_index(int op) {
     return -1;
 }
 
-/* The const-area slot holding bits, added to the pool if missing; false
- * when the pool is full. */
-static bool const_slot(comp_t *c, uint64_t bits, uint16_t *slot) {
-    uint32_t i;
-    for (i = 0; i < c->nconsts; i++)
-        if (c->consts[i] == bits)
-            break;
-    if (i == c->nconsts) {
-        if (c->nconsts == POOL_MAX)
-            return false;
-        c->consts[c->nconsts++] = bits;
-    }
-    *slot = (uint16_t)(CONST_BASE + i);
-    return true;
-}
 
 /* An i32 binop `op` (operands a, b; result to d) one of whose operands is
  * the temporary the instruction just emitted wrote becomes one chained
