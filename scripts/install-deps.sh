@@ -7,6 +7,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config git curl ca-certificates
   libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libcmocka-dev libjq-dev
+  libgnutls28-dev
   wabt clang lld llvm libclang-rt-14-dev libclang-rt-14-dev-wasm32 wasi-libc
   nodejs npm
 )

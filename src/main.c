@@ -15,12 +15,38 @@
 #include "guard/guard.h"
 #endif
 
+static int proxy_main(int argc, char **argv)
+{
+    gw_proxy_options_t opts;
+    err_t err = {{0}};
+    int status = 0;
+    switch (gw_proxy_cli_parse(argc, argv, &opts, &err)) {
+    case GW_CLI_HELP:
+        gw_proxy_usage(stdout);
+        break;
+    case GW_CLI_VERSION:
+        printf("MCPG Gateway %s\n", gw_version_string());
+        break;
+    case GW_CLI_ERROR:
+        fprintf(stderr, "%s\n", err.msg);
+        status = 1;
+        break;
+    case GW_CLI_RUN:
+        status = gw_proxy_run(&opts);
+        break;
+    }
+    gw_proxy_options_free(&opts);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
 #ifdef FLOWGATE_HAVE_GUARD_CLI
     if (argc > 1 && strcmp(argv[1], "guard") == 0)
         return guard_cli_main(argc - 1, argv + 1);
 #endif
+    if (argc > 1 && strcmp(argv[1], "proxy") == 0)
+        return proxy_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "help") == 0) {
         gw_cli_usage(stdout);
         return 0;

@@ -297,6 +297,13 @@ bool js_iter_next(js_iter_t *it, js_t *elem)
     return iter_step(it, &key, elem);
 }
 
+bool js_iter_next_member(js_iter_t *it, js_t *key, js_t *val)
+{
+    key->p = 0;
+    key->n = 0;
+    return iter_step(it, key, val);
+}
+
 bool js_get(js_t obj, const char *key, js_t *out)
 {
     js_iter_t it;
@@ -466,8 +473,14 @@ void jw_lit(jw_t *w, const char *s)
 
 void jw_str(jw_t *w, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     jw_raw(w, "\"", 1);
+    jw_esc(w, s, n);
+    jw_raw(w, "\"", 1);
+}
+
+void jw_esc(jw_t *w, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (ch == '"' || ch == '\\') {
@@ -480,7 +493,6 @@ void jw_str(jw_t *w, const char *s, size_t n)
             jw_raw(w, (const char *)&ch, 1);
         }
     }
-    jw_raw(w, "\"", 1);
 }
 
 void jw_js(jw_t *w, js_t v) { jw_raw(w, v.p, v.n); }
@@ -507,4 +519,75 @@ int32_t rt_finish(jw_t *w)
             w->buf[i] = (char)(need >> (8 * i));
     }
     return -2;
+}
+
+/* ---- host imports ------------------------------------------------------ */
+
+#ifdef __wasm__
+__attribute__((import_module("env"), import_name("call_backend"))) int32_t
+env_call_backend(const char *tool, int32_t tool_len, const char *args, int32_t args_len, char *result,
+                 int32_t result_size);
+__attribute__((import_module("env"), import_name("host_log"))) void env_host_log(int32_t level, const char *msg,
+                                                                                  int32_t len);
+#else
+int32_t (*rt_native_call_backend)(const char *, int32_t, const char *, int32_t, char *, int32_t);
+void (*rt_native_host_log)(int32_t, const char *, int32_t);
+#endif
+
+#define RT_BACKEND_MAX (16u << 20) /* the reference guard's ceiling (spec: guard-abi §1.4) */
+
+int32_t rt_call_backend(const char *tool, size_t tool_len, const char *args, size_t args_len, char *result,
+                        size_t result_size)
+{
+    if (tool_len > INT32_MAX || args_len > INT32_MAX || result_size > INT32_MAX)
+        return -1;
+#ifdef __wasm__
+    return env_call_backend(tool, (int32_t)tool_len, args, (int32_t)args_len, result, (int32_t)result_size);
+#else
+    if (!rt_native_call_backend)
+        return -1;
+    return rt_native_call_backend(tool, (int32_t)tool_len, args, (int32_t)args_len, result, (int32_t)result_size);
+#endif
+}
+
+/* Every attempt counts toward the host's per-invocation limit, so the
+ * buffer only ever grows and the loop ends at the ceiling. */
+bool rt_call_backend_alloc(const char *tool, size_t tool_len, const char *args, size_t args_len, size_t initial,
+                           const char **out, size_t *out_len)
+{
+    size_t size = initial < 4 ? 4 : initial;
+    while (size <= RT_BACKEND_MAX) {
+        char *buf = rt_alloc(size);
+        if (!buf)
+            return false;
+        int32_t n = rt_call_backend(tool, tool_len, args, args_len, buf, size);
+        if (n >= 0) {
+            if ((size_t)n > size)
+                return false;
+            *out = buf;
+            *out_len = (size_t)n;
+            return true;
+        }
+        if (n != -2)
+            return false;
+        uint32_t hint = (uint32_t)(unsigned char)buf[0] | (uint32_t)(unsigned char)buf[1] << 8 |
+                        (uint32_t)(unsigned char)buf[2] << 16 | (uint32_t)(unsigned char)buf[3] << 24;
+        size_t next = hint > size * 2 ? hint : size * 2;
+        if (next <= size)
+            return false;
+        size = next;
+    }
+    return false;
+}
+
+void rt_log(int32_t level, const char *msg, size_t len)
+{
+    if (len == 0 || len > INT32_MAX)
+        return;
+#ifdef __wasm__
+    env_host_log(level, msg, (int32_t)len);
+#else
+    if (rt_native_host_log)
+        rt_native_host_log(level, msg, (int32_t)len);
+#endif
 }

@@ -24,6 +24,12 @@
  * JSON writing. A jw_t writes into the host's output buffer and keeps
  * counting past its end, so that rt_finish can answer the ABI's "buffer too
  * small" code with the exact size needed (spec: guard-abi §1.7).
+ *
+ * Host imports. rt_call_backend and rt_log reach the host module "env"
+ * (spec: guard-abi §1.4). wasm-ld only imports what is called, so a guard
+ * that never uses them (the demo guard) still imports nothing. In native
+ * builds they go to the hooks rt_native_call_backend / rt_native_host_log,
+ * which a unit test sets (unset: call_backend fails with -1, logs vanish).
  */
 #ifndef GUARD_RT_H
 #define GUARD_RT_H
@@ -88,6 +94,9 @@ typedef struct js_iter {
 
 bool js_iter_begin(js_t container, js_iter_t *it);
 bool js_iter_next(js_iter_t *it, js_t *elem);
+/* Like js_iter_next for an object, also giving the member's key (a string
+ * value); for an array *key is {0, 0}. */
+bool js_iter_next_member(js_iter_t *it, js_t *key, js_t *val);
 
 /* True when `s` is a string equal to the NUL-terminated `lit`. */
 bool js_str_eq(js_t s, const char *lit);
@@ -114,6 +123,7 @@ typedef struct jw {
 void jw_raw(jw_t *w, const char *s, size_t n);
 void jw_lit(jw_t *w, const char *s);          /* NUL-terminated, as is */
 void jw_str(jw_t *w, const char *s, size_t n); /* as a JSON string */
+void jw_esc(jw_t *w, const char *s, size_t n); /* escaped, without quotes */
 void jw_js(jw_t *w, js_t v);                   /* a parsed value, as is */
 void jw_uint(jw_t *w, uint32_t v);
 
@@ -121,5 +131,32 @@ void jw_uint(jw_t *w, uint32_t v);
  * size stored little-endian in the first 4 bytes of the buffer when it did
  * not fit (and the buffer has room for 4 bytes). */
 int32_t rt_finish(jw_t *w);
+
+/* ---- host imports (spec: guard-abi §1.4) ---- */
+
+#ifndef __wasm__
+/* Native stand-ins for the imports, NULL by default. */
+extern int32_t (*rt_native_call_backend)(const char *tool, int32_t tool_len, const char *args, int32_t args_len,
+                                         char *result, int32_t result_size);
+extern void (*rt_native_host_log)(int32_t level, const char *msg, int32_t len);
+#endif
+
+/* env.call_backend as is: calls `tool` on the guard's backend with the JSON
+ * `args` (args_len 0: null). Returns the result's length, -1 on any failure,
+ * or -2 when it does not fit in result_size (the needed size then sits
+ * little-endian in result[0..4) if result_size >= 4). */
+int32_t rt_call_backend(const char *tool, size_t tool_len, const char *args, size_t args_len, char *result,
+                        size_t result_size);
+
+/* rt_call_backend with the buffer protocol handled: starts with `initial`
+ * bytes of scratch memory and on -2 grows to max(hint, 2x) up to 16 MiB, as
+ * the reference guard does. On success *out (scratch memory) holds *out_len
+ * bytes; false on any failure. */
+bool rt_call_backend_alloc(const char *tool, size_t tool_len, const char *args, size_t args_len, size_t initial,
+                           const char **out, size_t *out_len);
+
+/* env.host_log: 0 debug, 1 info, 2 warn, 3 error. Empty messages are not
+ * sent. */
+void rt_log(int32_t level, const char *msg, size_t len);
 
 #endif

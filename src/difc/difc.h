@@ -357,6 +357,8 @@ typedef struct difc_filter_outcome {
                                  backend result or `filtered`, so the caller
                                  may edit it (append the notice) */
     size_t total;             /* items judged */
+    bool whole;               /* the result was judged as one item (no
+                                 collection: a single object or no labels) */
     size_t accessible;
     difc_filtered_item_t *filtered;
     size_t n_filtered;

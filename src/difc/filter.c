@@ -231,6 +231,7 @@ static bool judge(const difc_labels_t *agent, difc_op_t op, difc_mode_t mode,
         return err_set(err, "out of memory");
     }
     out->total = c->n_items;
+    out->whole = c->whole;
     for (size_t i = 0; i < c->n_items; i++) {
         difc_item_t *it = &c->items[i];
         difc_eval_t ev = {0};

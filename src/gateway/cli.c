@@ -8,6 +8,7 @@
  * that was not given, as upstream's flag registration does.
  */
 #include "gateway/gateway.h"
+#include "guard/guard.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -80,6 +81,7 @@ void gw_cli_usage(FILE *out)
 {
     fprintf(out, "MCPG MCP proxy server\n\nUsage:\n  flowgate [flags]\n  flowgate [command]\n\n"
                  "Available Commands:\n  guard       Run and inspect guard modules\n"
+                 "  proxy       Run as a GitHub API filtering proxy\n"
                  "  help        Help about any command\n\nFlags:\n");
     for (size_t i = 0; i < NFLAGS; i++) {
         char left[64];
@@ -233,22 +235,6 @@ static bool set_value(gw_options_t *o, const flag_t *f, const char *v, bool *see
     return true;
 }
 
-static const flag_t *find_long(const char *name, size_t len)
-{
-    for (size_t i = 0; i < NFLAGS; i++)
-        if (strlen(flags[i].name) == len && strncmp(flags[i].name, name, len) == 0)
-            return &flags[i];
-    return NULL;
-}
-
-static const flag_t *find_short(char c)
-{
-    for (size_t i = 0; i < NFLAGS; i++)
-        if (flags[i].shorthand == c)
-            return &flags[i];
-    return NULL;
-}
-
 static void apply_env_defaults(gw_options_t *o)
 {
     if (!o->log_dir)
@@ -291,96 +277,130 @@ static void apply_env_defaults(gw_options_t *o)
     if (!o->otlp_service_name) o->otlp_service_name = env_str("OTEL_SERVICE_NAME", "mcp-gateway");
 }
 
+/* The pflag command line shared by every command: "--name value",
+ * "--name=value", "-c value", "-cvalue", "-c=value", bool flags with an
+ * optional "=true|false", counters that repeat ("-vvv"). Each flag found is
+ * handed to `set` with its text value (a bool flag without one gets "true";
+ * a counter occurrence gets NULL). On failure err carries cobra's text plus
+ * the "See '<cmd> --help'" line. */
+typedef bool (*flag_set_fn)(void *ctx, const flag_t *f, const char *value, err_t *err);
+
+static const flag_t *find_long(const flag_t *tab, size_t n, const char *name, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(tab[i].name) == len && strncmp(tab[i].name, name, len) == 0)
+            return &tab[i];
+    return NULL;
+}
+
+static const flag_t *find_short(const flag_t *tab, size_t n, char c)
+{
+    for (size_t i = 0; i < n; i++)
+        if (tab[i].shorthand == c)
+            return &tab[i];
+    return NULL;
+}
+
+static bool parse_long_flag(const flag_t *tab, size_t n, int argc, char **argv, int *i, flag_set_fn set, void *ctx,
+                            err_t *err)
+{
+    const char *name = argv[*i] + 2;
+    const char *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    const flag_t *f = find_long(tab, n, name, len);
+    if (!f)
+        return err_set(err, "unknown flag: --%.*s", (int)len, name);
+    const char *val = eq ? eq + 1 : NULL;
+    if (f->type == F_BOOL)
+        return set(ctx, f, val ? val : "true", err);
+    if (f->type == F_COUNT)
+        return set(ctx, f, val, err);
+    if (!val) {
+        if (*i + 1 >= argc)
+            return err_set(err, "flag needs an argument: --%s", f->name);
+        val = argv[++*i];
+    }
+    return set(ctx, f, val, err);
+}
+
+/* A cluster of short flags: -vvv, -cfile, -c file, -c=file. */
+static bool parse_short_flags(const flag_t *tab, size_t n, int argc, char **argv, int *i, flag_set_fn set, void *ctx,
+                              err_t *err)
+{
+    const char *a = argv[*i];
+    for (const char *p = a + 1; *p; p++) {
+        const flag_t *f = find_short(tab, n, *p);
+        if (!f)
+            return err_set(err, "unknown shorthand flag: '%c' in %s", *p, a);
+        if (f->type == F_COUNT || f->type == F_BOOL) {
+            if (!set(ctx, f, f->type == F_BOOL ? "true" : NULL, err))
+                return false;
+            continue;
+        }
+        const char *val = p + 1;
+        if (*val == '=')
+            val++;
+        if (!*val) {
+            if (*i + 1 >= argc)
+                return err_set(err, "flag needs an argument: '%c' in -%c", *p, *p);
+            val = argv[++*i];
+        }
+        return set(ctx, f, val, err);
+    }
+    return true;
+}
+
+static bool parse_flags(const char *cmd, const flag_t *tab, size_t n, int argc, char **argv, flag_set_fn set,
+                        void *ctx, err_t *err)
+{
+    bool ok = true;
+    for (int i = 1; ok && i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            if (i + 1 < argc)
+                ok = err_set(err, "unknown command \"%s\" for \"%s\"", argv[i + 1], cmd);
+            break;
+        }
+        if (strncmp(a, "--", 2) == 0)
+            ok = parse_long_flag(tab, n, argc, argv, &i, set, ctx, err);
+        else if (a[0] == '-' && a[1])
+            ok = parse_short_flags(tab, n, argc, argv, &i, set, ctx, err);
+        else
+            ok = err_set(err, "unknown command \"%s\" for \"%s\"", a, cmd);
+    }
+    if (!ok && err) {
+        char msg[ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        err_set(err, "%.400s\nSee '%s --help' for usage", msg, cmd);
+    }
+    return ok;
+}
+
+typedef struct root_ctx {
+    gw_options_t *o;
+    bool seen[2]; /* help, version */
+} root_ctx_t;
+
+static bool root_set(void *ctx, const flag_t *f, const char *value, err_t *err)
+{
+    root_ctx_t *rc = ctx;
+    if (f->type == F_COUNT && !value) {
+        rc->o->verbose++;
+        return true;
+    }
+    return set_value(rc->o, f, value, rc->seen, err);
+}
+
 gw_cli_result_t gw_cli_parse(int argc, char **argv, gw_options_t *o, err_t *err)
 {
     memset(o, 0, sizeof *o);
     o->listen = GW_DEFAULT_LISTEN;
     o->shutdown_timeout_ms = -1;
     o->otlp_sample_rate = 1.0;
-    bool seen[2] = {false, false}; /* help, version */
-    bool verbose_flag = false;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--") == 0) {
-            if (i + 1 < argc) {
-                err_set(err, "unknown command \"%s\" for \"flowgate\"", argv[i + 1]);
-                goto flag_error;
-            }
-            break;
-        }
-        if (strncmp(a, "--", 2) == 0) {
-            const char *name = a + 2;
-            const char *eq = strchr(name, '=');
-            size_t len = eq ? (size_t)(eq - name) : strlen(name);
-            const flag_t *f = find_long(name, len);
-            if (!f) {
-                err_set(err, "unknown flag: --%.*s", (int)len, name);
-                goto flag_error;
-            }
-            const char *val = eq ? eq + 1 : NULL;
-            if (f->type == F_BOOL) {
-                if (!set_value(o, f, val ? val : "true", seen, err))
-                    goto flag_error;
-            } else if (f->type == F_COUNT) {
-                if (val) {
-                    if (!set_value(o, f, val, seen, err))
-                        goto flag_error;
-                } else {
-                    o->verbose++;
-                }
-                verbose_flag = true;
-            } else {
-                if (!val) {
-                    if (i + 1 >= argc) {
-                        err_set(err, "flag needs an argument: --%s", f->name);
-                        goto flag_error;
-                    }
-                    val = argv[++i];
-                }
-                if (!set_value(o, f, val, seen, err))
-                    goto flag_error;
-            }
-            continue;
-        }
-        if (a[0] == '-' && a[1]) {
-            /* A cluster of short flags: -vvv, -cfile, -c file, -c=file. */
-            for (const char *p = a + 1; *p; p++) {
-                const flag_t *f = find_short(*p);
-                if (!f) {
-                    err_set(err, "unknown shorthand flag: '%c' in %s", *p, a);
-                    goto flag_error;
-                }
-                if (f->type == F_COUNT) {
-                    o->verbose++;
-                    verbose_flag = true;
-                    continue;
-                }
-                if (f->type == F_BOOL) {
-                    if (!set_value(o, f, "true", seen, err))
-                        goto flag_error;
-                    continue;
-                }
-                const char *val = p + 1;
-                if (*val == '=')
-                    val++;
-                if (!*val) {
-                    if (i + 1 >= argc) {
-                        err_set(err, "flag needs an argument: '%c' in -%c", *p, *p);
-                        goto flag_error;
-                    }
-                    val = argv[++i];
-                }
-                if (!set_value(o, f, val, seen, err))
-                    goto flag_error;
-                break;
-            }
-            continue;
-        }
-        err_set(err, "unknown command \"%s\" for \"flowgate\"", a);
-        goto flag_error;
-    }
-    (void)verbose_flag;
+    root_ctx_t rc = {o, {false, false}};
+    if (!parse_flags("flowgate", flags, NFLAGS, argc, argv, root_set, &rc, err))
+        return GW_CLI_ERROR;
+    bool *seen = rc.seen;
     if (seen[0])
         return GW_CLI_HELP;
     if (seen[1])
@@ -415,12 +435,151 @@ gw_cli_result_t gw_cli_parse(int argc, char **argv, gw_options_t *o, err_t *err)
     if (o->verbose >= 2 && !getenv("DEBUG"))
         setenv("DEBUG", o->verbose >= 3 ? "*" : "cmd:*,server:*,launcher:*", 1);
     return GW_CLI_RUN;
+}
 
-flag_error:
-    if (err) {
-        char msg[ERR_MSG_MAX];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        err_set(err, "%.400s\nSee 'flowgate --help' for usage", msg);
+/* ---- flowgate proxy ------------------------------------------------------ */
+
+static const flag_t proxy_flags[] = {
+    {"guard-wasm", 0, F_STRING, "Path to the guard WASM module"},
+    {"policy", 0, F_STRING, "Guard policy JSON (env MCP_GATEWAY_GUARD_POLICY_JSON)"},
+    {"github-token", 0, F_STRING, "Fallback GitHub API token (default: forwards client Authorization header)"},
+    {"listen", 'l', F_STRING, "Proxy listen address (default \"127.0.0.1:8080\")"},
+    {"log-dir", 0, F_STRING, "Log file directory (env MCP_GATEWAY_LOG_DIR)"},
+    {"wasm-cache-dir", 0, F_STRING, "Guard compilation cache directory (accepted; guards compile in memory)"},
+    {"guards-mode", 0, F_STRING, "DIFC mode: strict, filter or propagate (env MCP_GATEWAY_GUARDS_MODE)"},
+    {"github-api-url", 0, F_STRING, "Upstream GitHub API URL (default: from GITHUB_API_URL or GITHUB_SERVER_URL, else https://api.github.com)"},
+    {"force-public-repos", 0, F_BOOL, "Force repos=\"public\" when GITHUB_REPOSITORY is public (default true, env MCP_GATEWAY_FORCE_PUBLIC_REPOS)"},
+    {"tls", 0, F_BOOL, "Enable HTTPS with auto-generated self-signed certificates"},
+    {"tls-dir", 0, F_STRING, "Directory for TLS certificates (default: <log-dir>/proxy-tls)"},
+    {"trusted-bots", 0, F_STRING, "Additional trusted bot usernames (comma-separated, extends built-in list)"},
+    {"trusted-users", 0, F_STRING, "User logins that receive approved integrity (comma-separated)"},
+    {"otlp-endpoint", 0, F_STRING, "OTLP HTTP endpoint for trace export"},
+    {"otlp-service-name", 0, F_STRING, "Service name reported in traces"},
+    {"otlp-sample-rate", 0, F_DOUBLE, "Fraction of traces to sample and export (0.0-1.0)"},
+    {"help", 'h', F_BOOL, "help for proxy"},
+    {"version", 0, F_BOOL, "version for flowgate"},
+};
+#define NPROXY_FLAGS (sizeof proxy_flags / sizeof proxy_flags[0])
+
+void gw_proxy_usage(FILE *out)
+{
+    fprintf(out, "Run the gateway in proxy mode: an HTTP(S) forward proxy for the GitHub REST and\n"
+                 "GraphQL APIs that applies DIFC filtering with a guard WASM module.\n\n"
+                 "Usage:\n  flowgate proxy [flags]\n\nExample:\n"
+                 "  flowgate proxy --guard-wasm github_guard.wasm \\\n"
+                 "    --policy '{\"allow-only\":{\"repos\":[\"org/repo\"],\"min-integrity\":\"approved\"}}' \\\n"
+                 "    --listen localhost:8443 --tls\n\nFlags:\n");
+    for (size_t i = 0; i < NPROXY_FLAGS; i++) {
+        char left[64];
+        if (proxy_flags[i].shorthand)
+            snprintf(left, sizeof left, "-%c, --%s", proxy_flags[i].shorthand, proxy_flags[i].name);
+        else
+            snprintf(left, sizeof left, "    --%s", proxy_flags[i].name);
+        fprintf(out, "  %-34s %s\n", left, proxy_flags[i].usage);
     }
-    return GW_CLI_ERROR;
+}
+
+/* pflag's StringSlice: every occurrence appends its comma list. */
+static bool append_list(char **dst, const char *v, err_t *err)
+{
+    size_t old = *dst ? strlen(*dst) : 0;
+    char *n = realloc(*dst, old + strlen(v) + 2);
+    if (!n)
+        return err_set(err, "out of memory");
+    if (old)
+        n[old++] = ',';
+    strcpy(n + old, v);
+    *dst = n;
+    return true;
+}
+
+typedef struct proxy_ctx {
+    gw_proxy_options_t *o;
+    bool seen[2];           /* help, version */
+    bool force_public_set;
+} proxy_ctx_t;
+
+static bool proxy_set(void *ctx, const flag_t *f, const char *v, err_t *err)
+{
+    proxy_ctx_t *pc = ctx;
+    gw_proxy_options_t *o = pc->o;
+    const char *n = f->name;
+    if (f->type == F_BOOL) {
+        bool b;
+        if (!parse_bool(v, &b))
+            return err_set(err, "invalid argument \"%s\" for \"--%s\" flag: strconv.ParseBool: parsing \"%s\": invalid syntax", v, n, v);
+        if (!strcmp(n, "tls")) o->tls = b;
+        else if (!strcmp(n, "force-public-repos")) { o->force_public_repos = b; pc->force_public_set = true; }
+        else if (!strcmp(n, "help")) pc->seen[0] = b;
+        else if (!strcmp(n, "version")) pc->seen[1] = b;
+        return true;
+    }
+    if (f->type == F_DOUBLE) {
+        char *end;
+        double d = strtod(v, &end);
+        if (!*v || *end)
+            return err_set(err, "invalid argument \"%s\" for \"--%s\" flag: strconv.ParseFloat: parsing \"%s\": invalid syntax", v, n, v);
+        o->otlp_sample_rate = d;
+        return true;
+    }
+    if (!strcmp(n, "guard-wasm")) o->guard_wasm = v;
+    else if (!strcmp(n, "policy")) o->policy = v;
+    else if (!strcmp(n, "github-token")) o->github_token = v;
+    else if (!strcmp(n, "listen")) o->listen = v;
+    else if (!strcmp(n, "log-dir")) o->log_dir = v;
+    else if (!strcmp(n, "wasm-cache-dir")) o->wasm_cache_dir = v;
+    else if (!strcmp(n, "guards-mode")) o->guards_mode = v;
+    else if (!strcmp(n, "github-api-url")) o->github_api_url = v;
+    else if (!strcmp(n, "tls-dir")) o->tls_dir = v;
+    else if (!strcmp(n, "trusted-bots")) return append_list(&o->trusted_bots, v, err);
+    else if (!strcmp(n, "trusted-users")) return append_list(&o->trusted_users, v, err);
+    else if (!strcmp(n, "otlp-endpoint")) o->otlp_endpoint = v;
+    else if (!strcmp(n, "otlp-service-name")) o->otlp_service_name = v;
+    return true;
+}
+
+void gw_proxy_options_free(gw_proxy_options_t *o)
+{
+    free(o->trusted_bots);
+    free(o->trusted_users);
+    free(o->guard_wasm_found);
+    o->trusted_bots = o->trusted_users = o->guard_wasm_found = NULL;
+}
+
+gw_cli_result_t gw_proxy_cli_parse(int argc, char **argv, gw_proxy_options_t *o, err_t *err)
+{
+    memset(o, 0, sizeof *o);
+    o->listen = GW_PROXY_DEFAULT_LISTEN;
+    o->otlp_sample_rate = 1.0;
+    proxy_ctx_t pc = {o, {false, false}, false};
+    if (!parse_flags("flowgate proxy", proxy_flags, NPROXY_FLAGS, argc, argv, proxy_set, &pc, err))
+        return GW_CLI_ERROR;
+    if (pc.seen[0])
+        return GW_CLI_HELP;
+    if (pc.seen[1])
+        return GW_CLI_VERSION;
+
+    if (!o->policy) o->policy = env_str("MCP_GATEWAY_GUARD_POLICY_JSON", "");
+    if (!o->log_dir) o->log_dir = env_str("MCP_GATEWAY_LOG_DIR", GW_DEFAULT_LOG_DIR);
+    if (!o->guards_mode) o->guards_mode = env_str("MCP_GATEWAY_GUARDS_MODE", "strict");
+    if (!pc.force_public_set) o->force_public_repos = env_bool("MCP_GATEWAY_FORCE_PUBLIC_REPOS", true);
+    if (!o->otlp_endpoint) o->otlp_endpoint = env_str("OTEL_EXPORTER_OTLP_ENDPOINT", "");
+    if (!o->otlp_service_name) o->otlp_service_name = env_str("OTEL_SERVICE_NAME", "mcp-gateway");
+    if (!o->guard_wasm) {
+        /* Upstream's default: the container's baked-in guard, else the
+         * first .wasm in $MCP_GATEWAY_WASM_GUARDS_DIR/github/. */
+        if (!guard_discover_wasm("github", getenv("MCP_GATEWAY_WASM_GUARDS_DIR"), NULL, &o->guard_wasm_found, err))
+            return GW_CLI_ERROR;
+        o->guard_wasm = o->guard_wasm_found;
+        if (!o->guard_wasm) {
+            err_set(err, "required flag(s) \"guard-wasm\" not set");
+            return GW_CLI_ERROR;
+        }
+    }
+    difc_mode_t mode;
+    if (!difc_mode_parse(o->guards_mode, &mode, err)) {
+        err_prefix(err, "invalid --guards-mode flag");
+        return GW_CLI_ERROR;
+    }
+    return GW_CLI_RUN;
 }

@@ -95,6 +95,41 @@ const char *gw_version_string(void);
 /* Just the version ("v0.1.0"), used in serverInfo and /health. */
 const char *gw_version(void);
 
+/* ---- `flowgate proxy` (spec §6): the GitHub API DIFC forward proxy ---- */
+
+#define GW_PROXY_DEFAULT_LISTEN "127.0.0.1:8080"
+
+/* The proxy command's flags and their environment defaults; strings are
+ * borrowed like gw_options_t's. The comma lists (--trusted-bots,
+ * --trusted-users) are kept as given; every occurrence of the flag is
+ * appended, as pflag's StringSlice does, into a list owned by the struct
+ * (freed by gw_proxy_options_free). */
+typedef struct gw_proxy_options {
+    const char *guard_wasm;     /* NULL: none found and none given */
+    const char *policy;         /* "" = no policy */
+    const char *github_token;   /* NULL: from the environment (spec §1.7) */
+    const char *listen;
+    const char *log_dir;
+    const char *wasm_cache_dir; /* accepted; Flowgate compiles guards in memory */
+    const char *guards_mode;
+    const char *github_api_url; /* NULL: derived (spec §1.7) */
+    bool force_public_repos;
+    bool tls;
+    const char *tls_dir;        /* NULL: <log-dir>/proxy-tls */
+    char *trusted_bots;         /* owned, comma-joined occurrences, or NULL */
+    char *trusted_users;        /* ditto */
+    char *guard_wasm_found;     /* owned: the discovered default guard */
+    const char *otlp_endpoint, *otlp_service_name;
+    double otlp_sample_rate;
+} gw_proxy_options_t;
+
+/* Parses argv[1..] of `flowgate proxy ...` (argv[0] is "proxy"). */
+gw_cli_result_t gw_proxy_cli_parse(int argc, char **argv, gw_proxy_options_t *o, err_t *err);
+void gw_proxy_options_free(gw_proxy_options_t *o);
+void gw_proxy_usage(FILE *out);
+/* Runs the proxy until SIGTERM/SIGINT; returns the exit status. */
+int gw_proxy_run(const gw_proxy_options_t *o);
+
 /* Loads a .env file into the environment (spec §1.4 step 2). */
 bool gw_env_load_file(const char *path, err_t *err);
 

@@ -86,19 +86,25 @@ static void put_line(FILE *f, const char *line)
 
 bool gw_log_open(const char *dir, err_t *err)
 {
+    return gw_log_open_set(dir, GW_LOGS_GATEWAY, err);
+}
+
+bool gw_log_open_set(const char *dir, gw_log_set_t set, err_t *err)
+{
     gw_log_close();
     if (!gw_mkdir_p(dir, 0755))
         return err_set(err, "failed to create log directory %s: %s", dir, strerror(errno));
     pthread_mutex_lock(&gw_logstate.lock);
     snprintf(gw_logstate.dir, sizeof gw_logstate.dir, "%s", dir);
     gw_logstate.open = true;
-    gw_logstate.main = gw_log_fopen("mcp-gateway.log", "a");
+    gw_logstate.main = gw_log_fopen(set == GW_LOGS_PROXY ? "proxy.log" : "mcp-gateway.log", "a");
     gw_logstate.md = gw_log_fopen("gateway.md", "w");
     gw_logstate.md_started = false;
     gw_logstate.jsonl = gw_log_fopen("rpc-messages.jsonl", "a");
-    gw_logstate.tools = json_object();
+    gw_logstate.tools = set == GW_LOGS_PROXY ? NULL : json_object();
     pthread_mutex_unlock(&gw_logstate.lock);
-    gw_log_tools_write();
+    if (set == GW_LOGS_GATEWAY)
+        gw_log_tools_write();
     return true;
 }
 

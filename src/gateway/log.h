@@ -35,6 +35,12 @@ typedef enum { GW_LOG_INFO, GW_LOG_WARN, GW_LOG_ERROR, GW_LOG_DEBUG } gw_level_t
  * tolerated (see above). Calling it again closes the previous files first. */
 bool gw_log_open(const char *dir, err_t *err);
 
+/* The same for a chosen set of files: the gateway's (above) or proxy
+ * mode's (spec §5.1: proxy.log in place of mcp-gateway.log, gateway.md,
+ * rpc-messages.jsonl, and no tools.json). */
+typedef enum { GW_LOGS_GATEWAY, GW_LOGS_PROXY } gw_log_set_t;
+bool gw_log_open_set(const char *dir, gw_log_set_t set, err_t *err);
+
 /* Writes gateway.md's closing </details> and closes every file. */
 void gw_log_close(void);
 

@@ -183,6 +183,102 @@ static void test_bad_guards_mode_and_tls_pairs_fail(void **state)
     assert_non_null(strstr(err.msg, "invalid duration"));
 }
 
+
+/* ---- flowgate proxy (spec §6) ---- */
+
+static gw_cli_result_t parse_proxy(gw_proxy_options_t *o, err_t *err, ...)
+{
+    char *argv[32] = {"proxy"};
+    int argc = 1;
+    va_list ap;
+    va_start(ap, err);
+    for (char *a; (a = va_arg(ap, char *)) != NULL && argc < 31;)
+        argv[argc++] = a;
+    va_end(ap);
+    memset(err, 0, sizeof *err);
+    return gw_proxy_cli_parse(argc, argv, o, err);
+}
+
+static int clear_proxy_env(void **state)
+{
+    clear_env(state);
+    const char *vars[] = {"MCP_GATEWAY_GUARD_POLICY_JSON", "MCP_GATEWAY_FORCE_PUBLIC_REPOS",
+                          "MCP_GATEWAY_WASM_GUARDS_DIR"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        unsetenv(vars[i]);
+    return 0;
+}
+
+static void test_proxy_defaults_and_env(void **state)
+{
+    (void)state;
+    gw_proxy_options_t o;
+    err_t err;
+    setenv("MCP_GATEWAY_GUARD_POLICY_JSON", "{\"allow-only\":{}}", 1);
+    setenv("MCP_GATEWAY_LOG_DIR", "/tmp/px-logs", 1);
+    setenv("MCP_GATEWAY_FORCE_PUBLIC_REPOS", "false", 1);
+    assert_int_equal(parse_proxy(&o, &err, "--guard-wasm", "g.wasm", NULL), GW_CLI_RUN);
+    assert_string_equal(o.listen, "127.0.0.1:8080");
+    assert_string_equal(o.guard_wasm, "g.wasm");
+    assert_string_equal(o.policy, "{\"allow-only\":{}}");
+    assert_string_equal(o.log_dir, "/tmp/px-logs");
+    assert_string_equal(o.guards_mode, "strict"); /* shared with the root command (spec §9) */
+    assert_false(o.force_public_repos);
+    assert_false(o.tls);
+    assert_null(o.github_api_url);
+    gw_proxy_options_free(&o);
+    /* The flag wins over the environment. */
+    assert_int_equal(parse_proxy(&o, &err, "--guard-wasm", "g.wasm", "--force-public-repos", "--policy", "", "-l",
+                                 "0.0.0.0:8443", "--tls", NULL),
+                     GW_CLI_RUN);
+    assert_true(o.force_public_repos);
+    assert_string_equal(o.policy, "");
+    assert_string_equal(o.listen, "0.0.0.0:8443");
+    assert_true(o.tls);
+    gw_proxy_options_free(&o);
+}
+
+static void test_proxy_lists_accumulate(void **state)
+{
+    (void)state;
+    gw_proxy_options_t o;
+    err_t err;
+    assert_int_equal(parse_proxy(&o, &err, "--guard-wasm=g.wasm", "--trusted-bots", "a[bot],b[bot]", "--trusted-bots=c",
+                                 "--trusted-users", "u1", NULL),
+                     GW_CLI_RUN);
+    assert_string_equal(o.trusted_bots, "a[bot],b[bot],c");
+    assert_string_equal(o.trusted_users, "u1");
+    gw_proxy_options_free(&o);
+    assert_null(o.trusted_bots);
+}
+
+static void test_proxy_errors(void **state)
+{
+    (void)state;
+    gw_proxy_options_t o;
+    err_t err;
+    /* No guard given and none to discover. */
+    setenv("MCP_GATEWAY_WASM_GUARDS_DIR", "/nonexistent-guards", 1);
+    assert_int_equal(parse_proxy(&o, &err, NULL), GW_CLI_ERROR);
+    assert_string_equal(err.msg, "required flag(s) \"guard-wasm\" not set");
+    gw_proxy_options_free(&o);
+    assert_int_equal(parse_proxy(&o, &err, "--guard-wasm", "g", "--guards-mode", "loose", NULL), GW_CLI_ERROR);
+    assert_non_null(strstr(err.msg, "invalid --guards-mode flag"));
+    gw_proxy_options_free(&o);
+    assert_int_equal(parse_proxy(&o, &err, "--routed", NULL), GW_CLI_ERROR);
+    assert_string_equal(err.msg, "unknown flag: --routed\nSee 'flowgate proxy --help' for usage");
+    gw_proxy_options_free(&o);
+    assert_int_equal(parse_proxy(&o, &err, "--tls=maybe", NULL), GW_CLI_ERROR);
+    assert_non_null(strstr(err.msg, "strconv.ParseBool"));
+    gw_proxy_options_free(&o);
+    assert_int_equal(parse_proxy(&o, &err, "--policy", NULL), GW_CLI_ERROR);
+    assert_non_null(strstr(err.msg, "flag needs an argument: --policy"));
+    gw_proxy_options_free(&o);
+    /* Help needs no guard. */
+    assert_int_equal(parse_proxy(&o, &err, "-h", NULL), GW_CLI_HELP);
+    gw_proxy_options_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +292,9 @@ int main(void)
         cmocka_unit_test_setup(test_invalid_env_threshold_falls_back_to_default, clear_env),
         cmocka_unit_test_setup(test_verbosity_sets_debug_only_from_two, clear_env),
         cmocka_unit_test_setup(test_bad_guards_mode_and_tls_pairs_fail, clear_env),
+        cmocka_unit_test_setup(test_proxy_defaults_and_env, clear_proxy_env),
+        cmocka_unit_test_setup(test_proxy_lists_accumulate, clear_proxy_env),
+        cmocka_unit_test_setup(test_proxy_errors, clear_proxy_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
