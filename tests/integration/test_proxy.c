@@ -74,7 +74,9 @@ static int setup(void **state)
 {
     (void)state;
     assert_true(start_github());
-    snprintf(log_dir, sizeof log_dir, "%s", fg_tempdir("proxy-logs"));
+    char *dir = fg_tempdir("proxy-logs");
+    snprintf(log_dir, sizeof log_dir, "%s", dir);
+    free(dir);
     const char *extra[] = {"--policy", POLICY, "--trusted-users", "trusty", "--github-token", "fallback-token",
                            "--guards-mode", "filter", NULL};
     char *env[] = {"GITHUB_REPOSITORY=", NULL}; /* no force-public lookup */
@@ -397,7 +399,7 @@ static void test_startup_errors(void **state)
     assert_non_null(strstr(err, "invalid --guards-mode flag"));
     free(out), free(err);
 
-    const char *dir = fg_tempdir("proxy-bad");
+    char *dir = fg_tempdir("proxy-bad");
     const char *bad_policy[] = {"proxy", "--guard-wasm", FG_GITHUB_GUARD, "--log-dir", dir, "--listen",
                                 "127.0.0.1:0", "--policy", "{\"allow-only\":{\"repos\":\"all\"}}", NULL};
     assert_int_equal(fg_run_flowgate(bad_policy, NULL, &out, &err, 30000), 1);
@@ -413,6 +415,7 @@ static void test_startup_errors(void **state)
     assert_int_equal(fg_run_flowgate(help, NULL, &out, &err, 20000), 0);
     assert_non_null(strstr(out, "--trusted-users"));
     free(out), free(err);
+    free(dir);
 }
 
 /* Without a policy nothing can be labelled, so reads are refused. */
@@ -421,7 +424,7 @@ static void test_no_policy_refuses_reads(void **state)
     (void)state;
     fg_proc_t pr = {0};
     int port;
-    const char *dir = fg_tempdir("proxy-nopolicy");
+    char *dir = fg_tempdir("proxy-nopolicy");
     char *env[] = {"MCP_GATEWAY_GUARD_POLICY_JSON=", NULL};
     assert_true(start_proxy(&pr, &port, dir, NULL, env));
     char u[128];
@@ -432,6 +435,7 @@ static void test_no_policy_refuses_reads(void **state)
     assert_non_null(strstr(r.body, "proxy enforcement not configured"));
     fg_resp_free(&r);
     assert_int_equal(fg_proc_stop(&pr, 5000), 0); /* SIGTERM: clean exit */
+    free(dir);
 }
 
 /* --tls: a CA and a localhost certificate in --tls-dir; clients that trust
@@ -441,7 +445,7 @@ static void test_tls(void **state)
     (void)state;
     fg_proc_t pr = {0};
     int port;
-    const char *dir = fg_tempdir("proxy-tls");
+    char *dir = fg_tempdir("proxy-tls");
     char tls_dir[512];
     snprintf(tls_dir, sizeof tls_dir, "%s/certs", dir);
     const char *extra[] = {"--tls", "--tls-dir", tls_dir, "--policy", POLICY, NULL};
@@ -468,6 +472,7 @@ static void test_tls(void **state)
     assert_false(fg_http("GET", u, NULL, NULL, &r) && r.status == 200);
     fg_resp_free(&r);
     assert_int_equal(fg_proc_stop(&pr, 5000), 0);
+    free(dir);
 }
 
 int main(void)
