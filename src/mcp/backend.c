@@ -223,6 +223,7 @@ mcp_backend_t *mcp_backend_new(const mcp_backend_config_t *cfg, err_t *err)
         return err_set(err, "backend '%s': cannot create locks", cfg->id), NULL;
     }
     b->ops = b->kind == MCP_BACKEND_STDIO ? &mcp_stdio_ops : &mcp_http_ops;
+    b->alt_ops = b->kind == MCP_BACKEND_HTTP ? &mcp_sse_ops : NULL;
     bool init_ok = b->kind == MCP_BACKEND_STDIO ? mcp_stdio_init(b, err) : mcp_http_init(b, err);
     if (!init_ok) {
         pthread_mutex_destroy(&b->mu);
@@ -240,6 +241,10 @@ void mcp_backend_free(mcp_backend_t *b)
         return;
     mcp_backend_stop(b);
     b->ops->destroy(b);
+    if (b->alt_impl) {
+        b->impl = b->alt_impl;
+        b->alt_ops->destroy(b);
+    }
     json_decref(b->init_result);
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->cv);
@@ -330,15 +335,78 @@ bool mcp__handshake(mcp_backend_t *b, int64_t deadline_ms, err_t *err)
 
 /* ---------------------------------------------------------- lifecycle */
 
+/* Opens the current transport and performs the handshake over it; on
+ * failure closes what was opened. */
+static bool connect_once(mcp_backend_t *b, err_t *err)
+{
+    int64_t deadline = mcp_now_ms() + b->startup_timeout_ms;
+    if (b->ops->open(b, deadline, err) && mcp__handshake(b, deadline, err))
+        return true;
+    b->ops->close(b, false, "startup failed");
+    return false;
+}
+
+/* Makes the other HTTP transport current, creating it the first time. */
+static bool switch_transport(mcp_backend_t *b, err_t *err)
+{
+    const mcp_backend_ops_t *ops = b->ops;
+    void *impl = b->impl;
+    b->ops = b->alt_ops;
+    b->impl = b->alt_impl;
+    b->alt_ops = ops;
+    b->alt_impl = impl;
+    if (b->impl)
+        return true;
+    bool ok = b->ops == &mcp_sse_ops ? mcp_sse_init(b, err) : mcp_http_init(b, err);
+    if (!ok) { /* back to the one that exists */
+        b->alt_ops = b->ops;
+        b->ops = ops;
+        b->impl = impl;
+        b->alt_impl = NULL;
+    }
+    return ok;
+}
+
+/* The first start of an HTTP backend: streamable HTTP (whose plain
+ * JSON-RPC variant http_backend.c detects by itself), then the 2024-11-05
+ * HTTP+SSE transport, as upstream negotiates (spec: gateway §3.3). SSE is
+ * not tried when streamable HTTP ran out of time: a server that does not
+ * answer a POST will not answer a GET either, and trying would double the
+ * wait for a dead server. */
+static bool negotiate_http(mcp_backend_t *b, err_t *err)
+{
+    if (b->ops != &mcp_http_ops && !switch_transport(b, err))
+        return false;
+    int64_t started = mcp_now_ms();
+    err_t first = {{0}};
+    if (connect_once(b, &first))
+        return true;
+    if (mcp_now_ms() - started >= b->startup_timeout_ms) {
+        if (err)
+            *err = first;
+        return false;
+    }
+    err_t second = {{0}};
+    if (!switch_transport(b, &second) || !connect_once(b, &second))
+        return err_set(err,
+                       "backend '%s': failed to connect using any HTTP transport (tried streamable, SSE, and plain "
+                       "JSON-RPC): last error: %s (streamable HTTP: %s)",
+                       b->id, second.msg, first.msg);
+    mcp__log(b, MCP_LOG_WARN,
+             "connected using the deprecated HTTP+SSE transport (protocol 2024-11-05); the server should move to "
+             "streamable HTTP");
+    return true;
+}
+
 static bool do_start(mcp_backend_t *b, mcp_backend_state_t prev, err_t *err)
 {
     if (prev == MCP_STATE_EXITED || prev == MCP_STATE_FAILED) {
         b->ops->close(b, false, "restarting");
         mcp__log(b, MCP_LOG_INFO, "restarting backend after %s", prev == MCP_STATE_EXITED ? "exit" : "failed start");
     }
-    int64_t deadline = mcp_now_ms() + b->startup_timeout_ms;
-    if (!b->ops->open(b, deadline, err) || !mcp__handshake(b, deadline, err)) {
-        b->ops->close(b, false, "startup failed");
+    bool negotiating = b->kind == MCP_BACKEND_HTTP && !b->transport_fixed;
+    bool ok = negotiating ? negotiate_http(b, err) : connect_once(b, err);
+    if (!ok) {
         mcp__log(b, MCP_LOG_ERROR, "%s", err ? err->msg : "start failed");
         return false;
     }
@@ -386,6 +454,7 @@ static mcp_call_status_t ensure_running(mcp_backend_t *b, int64_t deadline_ms, c
     if (ok) {
         b->state = MCP_STATE_RUNNING;
         b->starts++;
+        b->transport_fixed = true; /* ops is read by callers from now on */
     } else {
         b->state = MCP_STATE_FAILED;
         b->start_err = e;
@@ -591,6 +660,18 @@ mcp_call_status_t mcp_backend_list_tools(mcp_backend_t *b, int64_t deadline_ms, 
 /* ------------------------------------------------------ introspection */
 
 const char *mcp_backend_id(const mcp_backend_t *b) { return b->id; }
+
+const char *mcp_backend_transport(mcp_backend_t *b)
+{
+    if (b->kind == MCP_BACKEND_STDIO)
+        return "stdio";
+    pthread_mutex_lock(&b->mu);
+    bool fixed = b->transport_fixed;
+    pthread_mutex_unlock(&b->mu);
+    if (!fixed)
+        return "none";
+    return b->ops == &mcp_sse_ops ? "sse" : "streamable-http";
+}
 mcp_backend_kind_t mcp_backend_kind(const mcp_backend_t *b) { return b->kind; }
 
 mcp_backend_state_t mcp_backend_state(mcp_backend_t *b)

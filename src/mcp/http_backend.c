@@ -47,10 +47,6 @@ typedef struct http_impl {
     int npool;
 } http_impl_t;
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static bool curl_ok;
-static void curl_init_once(void) { curl_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }
-
 static http_impl_t *impl_of(mcp_backend_t *b) { return b->impl; }
 
 /* ------------------------------------------------------------ handles */
@@ -104,22 +100,6 @@ typedef struct xfer {
     err_t stream_err;
 } xfer_t;
 
-static bool header_is(const char *line, size_t n, const char *name, const char **value, size_t *vlen)
-{
-    size_t nl = strlen(name);
-    if (n <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0)
-        return false;
-    const char *v = line + nl + 1;
-    const char *end = line + n;
-    while (v < end && (*v == ' ' || *v == '\t'))
-        v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
-        end--;
-    *value = v;
-    *vlen = (size_t)(end - v);
-    return true;
-}
-
 static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
 {
     xfer_t *x = ud;
@@ -130,9 +110,9 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
         /* A new response (after 100-continue or a redirect): start over. */
         x->content_type[0] = '\0';
         x->got_session = false;
-    } else if (header_is(line, n, "content-type", &v, &vl)) {
+    } else if (mcp__http_header_is(line, n, "content-type", &v, &vl)) {
         snprintf(x->content_type, sizeof x->content_type, "%.*s", (int)vl, v);
-    } else if (header_is(line, n, "mcp-session-id", &v, &vl) && vl > 0 && vl < sizeof x->session) {
+    } else if (mcp__http_header_is(line, n, "mcp-session-id", &v, &vl) && vl > 0 && vl < sizeof x->session) {
         memcpy(x->session, v, vl);
         x->session[vl] = '\0';
         x->got_session = true;
@@ -250,62 +230,31 @@ static void xfer_free(xfer_t *x)
     json_decref(x->response);
 }
 
-static bool has_header(char *const *hdrs, const char *name)
-{
-    size_t nl = strlen(name);
-    for (; hdrs && *hdrs; hdrs++)
-        if (strncasecmp(*hdrs, name, nl) == 0 && (*hdrs)[nl] == ':')
-            return true;
-    return false;
-}
-
-static bool add_header(void *list, const char *header)
-{
-    struct curl_slist **l = list;
-    struct curl_slist *n = curl_slist_append(*l, header);
-    if (!n)
-        return false;
-    *l = n;
-    return true;
-}
-
 /* Builds the header list for one request. `session` may be NULL. */
 static bool build_headers(mcp_backend_t *b, struct curl_slist **list, const char *accept, const char *session,
                           bool with_version, const char *last_event_id, err_t *err)
 {
     char line[512];
-    bool ok = true;
-    /* Configured headers win over ours (Set semantics, spec: gateway §3.3). */
-    for (char **h = b->headers; ok && h && *h; h++)
-        ok = add_header(list, *h);
-    if (!has_header(b->headers, "Content-Type"))
-        ok = ok && add_header(list, "Content-Type: application/json");
-    if (!has_header(b->headers, "Accept")) {
-        snprintf(line, sizeof line, "Accept: %s", accept);
-        ok = ok && add_header(list, line);
-    }
-    ok = ok && add_header(list, "Expect:"); /* no 100-continue round trip */
+    bool ok = mcp__http_base_headers(b, list, accept, true, err);
     if (session) {
         snprintf(line, sizeof line, "Mcp-Session-Id: %s", session);
-        ok = ok && add_header(list, line);
+        ok = ok && mcp__http_add_header(list, line);
     }
     if (with_version) {
         char pv[32];
         mcp__proto(b, pv, sizeof pv);
         if (pv[0]) {
             snprintf(line, sizeof line, "MCP-Protocol-Version: %s", pv);
-            ok = ok && add_header(list, line);
+            ok = ok && mcp__http_add_header(list, line);
         }
     }
     if (last_event_id) {
         snprintf(line, sizeof line, "Last-Event-ID: %.400s", last_event_id);
-        ok = ok && add_header(list, line);
+        ok = ok && mcp__http_add_header(list, line);
     }
     if (!ok)
         return err_set(err, "out of memory");
-    if (b->dynamic_headers && !b->dynamic_headers(b->dynamic_headers_ud, b->id, add_header, list, err))
-        return err_prefix(err, "backend '%s': request headers", b->id);
-    return true;
+    return mcp__http_dynamic_headers(b, list, err);
 }
 
 /* Performs one HTTP exchange. body NULL means GET. Returns the curl code. */
@@ -421,7 +370,7 @@ static bool http_open(mcp_backend_t *b, int64_t deadline_ms, err_t *err)
     h->session_gen++;
     h->plain = false; /* decided again by this connection's handshake */
     pthread_mutex_unlock(&h->mu);
-    if (!curl_ok)
+    if (!mcp__curl_ready())
         return err_set(err, "backend '%s': libcurl failed to initialise", b->id);
     mcp__log(b, MCP_LOG_INFO, "connecting to %s", b->url);
     return true;
@@ -443,9 +392,9 @@ static void http_close(mcp_backend_t *b, bool graceful, const char *why)
         struct curl_slist *hdrs = NULL;
         char line[300];
         snprintf(line, sizeof line, "Mcp-Session-Id: %s", session);
-        if (c && add_header(&hdrs, line)) {
+        if (c && mcp__http_add_header(&hdrs, line)) {
             for (char **p = b->headers; p && *p; p++)
-                add_header(&hdrs, *p);
+                mcp__http_add_header(&hdrs, *p);
             curl_easy_setopt(c, CURLOPT_URL, b->url);
             curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
             curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
@@ -820,7 +769,6 @@ const mcp_backend_ops_t mcp_http_ops = {
 
 bool mcp_http_init(mcp_backend_t *b, err_t *err)
 {
-    pthread_once(&curl_once, curl_init_once);
     http_impl_t *h = calloc(1, sizeof *h);
     if (!h)
         return err_set(err, "out of memory");

@@ -331,6 +331,10 @@ mcp_call_status_t mcp_backend_list_tools(mcp_backend_t *b, int64_t deadline_ms, 
 /* Introspection (thread-safe). */
 const char *mcp_backend_id(const mcp_backend_t *b);
 mcp_backend_kind_t mcp_backend_kind(const mcp_backend_t *b);
+/* The transport in use: "stdio", "streamable-http" or "sse" (HTTP+SSE of
+ * 2024-11-05, chosen when a server does not speak streamable HTTP), or
+ * "none" for an HTTP backend that never started. Static string. */
+const char *mcp_backend_transport(mcp_backend_t *b);
 mcp_backend_state_t mcp_backend_state(mcp_backend_t *b);
 /* From the last successful initialize; new references, NULL before one. */
 json_t *mcp_backend_initialize_result(mcp_backend_t *b);

@@ -48,6 +48,14 @@ typedef struct mcp_backend_ops {
 struct mcp_backend {
     const mcp_backend_ops_t *ops;
     void *impl;
+    /* HTTP backends have two transports, negotiated at the first start
+     * (spec: gateway §3.3): streamable HTTP, then HTTP+SSE. ops/impl is the
+     * one in use, alt_ops/alt_impl the other (impl NULL until first tried).
+     * After a start succeeds the choice is fixed, so that no call can be
+     * inside one transport while another thread switches. */
+    const mcp_backend_ops_t *alt_ops;
+    void *alt_impl;
+    bool transport_fixed;
 
     /* Copied configuration. */
     char *id;
@@ -125,6 +133,95 @@ void mcp__reap(pid_t pid, char *buf, size_t size);
 bool mcp__peek_exit(pid_t pid, int ms, char *buf, size_t size);
 /* write() that never raises SIGPIPE in this process (EPIPE instead). */
 ssize_t mcp__write_nosigpipe(int fd, const void *data, size_t len);
+
+/* ------------------------------------------------------------------
+ * Request correlation for transports with one inbound stream (pending.c).
+ *
+ * stdio and the legacy HTTP+SSE transport both send each request on one
+ * channel and receive every answer, notification and server->client request
+ * on another (the child's stdout, the GET event stream), read by one reader
+ * thread. A caller registers a slot under its request's wire id, sends, and
+ * waits on the slot; the reader completes slots by id, in any order.
+ *
+ * Invariants: a slot is in `slots` only while its caller waits; a slot with
+ * pins > 0 is being used by the reader outside the lock and its caller does
+ * not return (the slot lives on the caller's stack) until pins drop to 0.
+ * ------------------------------------------------------------------ */
+typedef struct mcp_slot {
+    struct mcp_slot *next;
+    json_int_t id;
+    mcp_call_t *call;
+    json_t *response;      /* owned by the slot until handed to the caller */
+    bool done, failed;
+    int pins;
+    char fail[ERR_MSG_MAX];
+    pthread_cond_t cv;
+} mcp_slot_t;
+
+typedef struct mcp_pending {
+    pthread_mutex_t *mu;   /* the transport's own lock: guards slots too */
+    mcp_slot_t *slots;
+} mcp_pending_t;
+
+typedef enum mcp_send_result {
+    MCP_SEND_OK,
+    MCP_SEND_TIMEOUT,      /* nothing went out before the deadline */
+    MCP_SEND_NOT_SENT,     /* the connection is gone; the peer saw nothing */
+    MCP_SEND_FAILED,       /* something may have reached the peer */
+} mcp_send_result_t;
+
+/* What a stream transport provides to mcp__pending_call / _dispatch. */
+typedef struct mcp_stream_io {
+    /* Called with *mu held: false (err set) when the connection cannot take
+     * a request now; the request is then reported as not sent. */
+    bool (*ready)(mcp_backend_t *b, err_t *err);
+    /* Called without the lock: sends one complete message (and logs it).
+     * On failure err says why. */
+    mcp_send_result_t (*send)(mcp_backend_t *b, const json_t *msg, const char *method, int64_t deadline_ms,
+                              err_t *err);
+} mcp_stream_io_t;
+
+/* Completes every waiting slot with msg as its error (*mu held). */
+void mcp__pending_fail_all(mcp_pending_t *p, const char *msg);
+/* One request, whole: register, send, wait for the answer, the deadline or
+ * the cancel flag; on expiry tell the server with notifications/cancelled.
+ * Same contract as mcp_backend_ops_t.call. */
+mcp_call_status_t mcp__pending_call(mcp_backend_t *b, mcp_pending_t *p, const mcp_stream_io_t *io, mcp_call_t *c,
+                                    json_t **response, err_t *err);
+/* Reader side: parses one message text (a single message or a batch) from
+ * the server and completes a slot, routes a notification or answers a
+ * server->client request through io->send. Never blocks on the lock for
+ * longer than a list walk. */
+void mcp__pending_dispatch_text(mcp_backend_t *b, mcp_pending_t *p, const mcp_stream_io_t *io, const char *text,
+                                size_t len);
+
+/* ------------------------------------------------------------------
+ * What the two HTTP transports share (http_common.c): streamable HTTP
+ * (http_backend.c) and the legacy HTTP+SSE transport of 2024-11-05
+ * (sse_backend.c). backend.c negotiates between them (spec: gateway §3.3).
+ * ------------------------------------------------------------------ */
+struct curl_slist;
+
+/* libcurl's global initialisation, once per process; false if it failed. */
+bool mcp__curl_ready(void);
+/* Appends one header line to *(struct curl_slist **)list; false on OOM.
+ * (The void * form is the one mcp_http_headers_fn callbacks receive.) */
+bool mcp__http_add_header(void *list, const char *header);
+/* Every request's first headers: the configured ones (they win: Set
+ * semantics, spec: gateway §3.3), then Content-Type: application/json when
+ * content_type, Accept: accept, and an empty Expect (no 100-continue round
+ * trip), each unless configured. False (err set) on OOM. */
+bool mcp__http_base_headers(mcp_backend_t *b, struct curl_slist **list, const char *accept, bool content_type,
+                            err_t *err);
+/* Every request's last headers: those of the dynamic_headers hook (OIDC
+ * bearer tokens). False with err set when the hook fails. */
+bool mcp__http_dynamic_headers(mcp_backend_t *b, struct curl_slist **list, err_t *err);
+/* A response header line "Name: value\r\n" of the given name (any case):
+ * *value / *vlen get the trimmed value. */
+bool mcp__http_header_is(const char *line, size_t n, const char *name, const char **value, size_t *vlen);
+
+extern const mcp_backend_ops_t mcp_sse_ops;
+bool mcp_sse_init(mcp_backend_t *b, err_t *err);
 
 /* Condition-variable helpers on CLOCK_MONOTONIC. */
 bool mcp__cond_init(pthread_cond_t *cv);

@@ -4,17 +4,14 @@
  * gateway §3.2).
  *
  * Threads: any number of callers, plus one reader thread per running child
- * that reads stdout and stderr with poll(). A caller registers a slot under
- * its own request id (ids come from the backend's counter, so concurrent
- * calls never collide), writes its line under write_mu, and waits on the
- * slot's condition variable. The reader completes slots by id (responses may
- * arrive in any order), routes notifications and answers server->client
- * requests. When stdout reaches EOF every waiting slot fails with the exit
- * reason, and the backend is marked EXITED so the next call restarts it.
+ * that reads stdout and stderr with poll(). Requests are correlated with
+ * their answers by pending.c: a caller waits on a slot under its request id
+ * while its line is written under write_mu; the reader hands each stdout
+ * line to mcp__pending_dispatch_text. When stdout reaches EOF every waiting
+ * slot fails with the exit reason, and the backend is marked EXITED so the
+ * next call restarts it.
  *
- * Invariants: a slot is in `slots` only while its caller waits; a slot with
- * pins > 0 is being used by the reader outside the lock and is not freed by
- * its caller until the pins drop to zero. in_fd changes only under write_mu.
+ * Invariant: in_fd changes only under write_mu.
  */
 #include "mcp/mcp_internal.h"
 
@@ -30,17 +27,6 @@
 #define STDERR_TAIL 4096
 #define STDERR_MAX_LINE (64 * 1024)
 
-typedef struct slot {
-    struct slot *next;
-    json_int_t id;
-    mcp_call_t *call;
-    json_t *response;
-    bool done, failed;
-    int pins;
-    char fail[ERR_MSG_MAX];
-    pthread_cond_t cv;
-} slot_t;
-
 typedef struct stdio_impl {
     pthread_mutex_t mu;
     pthread_mutex_t write_mu;
@@ -50,7 +36,7 @@ typedef struct stdio_impl {
     atomic_bool closing;
     bool reader_started;
     pthread_t reader;
-    slot_t *slots;
+    mcp_pending_t pending;   /* its lock is mu */
     char exit_msg[ERR_MSG_MAX];
     char tail[STDERR_TAIL];
     size_t tail_len;
@@ -58,53 +44,6 @@ typedef struct stdio_impl {
 } stdio_impl_t;
 
 static stdio_impl_t *impl_of(mcp_backend_t *b) { return b->impl; }
-
-/* ------------------------------------------------------------- slots */
-
-/* Completes every waiting slot with an error (mu held). */
-static void fail_all(stdio_impl_t *s, const char *msg)
-{
-    for (slot_t *sl = s->slots; sl; sl = sl->next) {
-        if (sl->done)
-            continue;
-        sl->done = sl->failed = true;
-        snprintf(sl->fail, sizeof sl->fail, "%s", msg);
-        pthread_cond_signal(&sl->cv);
-    }
-}
-
-static slot_t *find_by_id(stdio_impl_t *s, json_int_t id)
-{
-    for (slot_t *sl = s->slots; sl; sl = sl->next)
-        if (sl->id == id)
-            return sl;
-    return NULL;
-}
-
-static slot_t *find_by_token(stdio_impl_t *s, json_int_t token)
-{
-    for (slot_t *sl = s->slots; sl; sl = sl->next)
-        if (sl->call && sl->call->orig_token && sl->call->token == token)
-            return sl;
-    return NULL;
-}
-
-static void unlink_slot(stdio_impl_t *s, slot_t *slot)
-{
-    for (slot_t **p = &s->slots; *p; p = &(*p)->next)
-        if (*p == slot) {
-            *p = slot->next;
-            return;
-        }
-}
-
-static void unpin(stdio_impl_t *s, slot_t *sl)
-{
-    pthread_mutex_lock(&s->mu);
-    sl->pins--;
-    pthread_cond_signal(&sl->cv);
-    pthread_mutex_unlock(&s->mu);
-}
 
 /* ----------------------------------------------------------- writing */
 
@@ -148,120 +87,55 @@ static write_result_t write_line(stdio_impl_t *s, const char *data, size_t len, 
     return r;
 }
 
-/* Serialises and writes a message, logging it. */
-static write_result_t send_msg(mcp_backend_t *b, const json_t *msg, const char *method, int64_t deadline_ms)
+/* Serialises and writes a message, logging it (mcp_stream_io_t.send). */
+static mcp_send_result_t send_msg(mcp_backend_t *b, const json_t *msg, const char *method, int64_t deadline_ms,
+                                  err_t *err)
 {
+    stdio_impl_t *s = impl_of(b);
     size_t len;
     char *text = mcp_jsonrpc_serialize(msg, &len);
-    if (!text)
-        return WR_DEAD;
-    char *line = realloc(text, len + 2);
+    char *line = text ? realloc(text, len + 2) : NULL;
     if (!line) {
         free(text);
-        return WR_DEAD;
+        return err_set(err, "out of memory"), MCP_SEND_NOT_SENT;
     }
     line[len] = '\n';
     mcp__rpc_log(b, MCP_DIR_OUT, method, msg, NULL);
-    write_result_t r = write_line(impl_of(b), line, len + 1, deadline_ms);
+    write_result_t r = write_line(s, line, len + 1, deadline_ms);
     free(line);
-    if (r == WR_BROKEN) {
+    if (r == WR_OK)
+        return MCP_SEND_OK;
+    if (r == WR_TIMEOUT)
+        return err_set(err, "backend '%s': timed out writing %s", b->id, method ? method : "a message"),
+               MCP_SEND_TIMEOUT;
+    pthread_mutex_lock(&s->mu);
+    if (r == WR_BROKEN && s->child.pid > 0) {
         /* Half a line on the wire: nothing after it can be parsed, so end
          * this child; the reader then fails every waiter. */
-        stdio_impl_t *s = impl_of(b);
-        pthread_mutex_lock(&s->mu);
-        if (s->child.pid > 0)
-            kill(-s->child.pid, SIGKILL);
-        pthread_mutex_unlock(&s->mu);
+        kill(-s->child.pid, SIGKILL);
     }
-    return r;
+    err_set(err, "%s", s->exit_msg[0] ? s->exit_msg : "backend's stdin is closed");
+    pthread_mutex_unlock(&s->mu);
+    return r == WR_DEAD ? MCP_SEND_NOT_SENT : MCP_SEND_FAILED;
 }
 
-/* ------------------------------------------------------------ reader */
-
-static void handle_message(mcp_backend_t *b, mcp_msg_t *m)
+/* mcp_stream_io_t.ready: mu held. */
+static bool child_ready(mcp_backend_t *b, err_t *err)
 {
     stdio_impl_t *s = impl_of(b);
-    switch (m->kind) {
-    case MCP_MSG_RESPONSE:
-    case MCP_MSG_ERROR: {
-        slot_t *sl = NULL;
-        const char *method = NULL;
-        pthread_mutex_lock(&s->mu);
-        if (json_is_integer(m->id) && (sl = find_by_id(s, json_integer_value(m->id))) && !sl->done) {
-            sl->pins++;
-            method = sl->call->method;
-        } else {
-            sl = NULL;
-        }
-        pthread_mutex_unlock(&s->mu);
-        mcp__rpc_log(b, MCP_DIR_IN, method, m->root, NULL);
-        if (!sl) {
-            mcp__log(b, MCP_LOG_DEBUG, "dropping response for an unknown or abandoned request id");
-            return;
-        }
-        pthread_mutex_lock(&s->mu);
-        if (!sl->done) {
-            /* Hand our reference over instead of sharing one: jansson's
-             * refcount check is not safe for two threads on one value. */
-            sl->response = m->root;
-            m->root = NULL;
-            sl->done = true;
-        }
-        sl->pins--;
-        pthread_cond_signal(&sl->cv);
-        pthread_mutex_unlock(&s->mu);
-        return;
-    }
-    case MCP_MSG_NOTIFICATION: {
-        mcp__rpc_log(b, MCP_DIR_IN, m->method, m->root, NULL);
-        json_t *tok = json_object_get(m->params, "progressToken");
-        slot_t *sl = NULL;
-        if (strcmp(m->method, "notifications/progress") == 0 && json_is_integer(tok)) {
-            pthread_mutex_lock(&s->mu);
-            if ((sl = find_by_token(s, json_integer_value(tok))))
-                sl->pins++;
-            pthread_mutex_unlock(&s->mu);
-        }
-        mcp__route_notification(b, sl ? sl->call : NULL, false, m->root);
-        if (sl)
-            unpin(s, sl);
-        return;
-    }
-    case MCP_MSG_REQUEST: {
-        mcp__rpc_log(b, MCP_DIR_IN, m->method, m->root, NULL);
-        json_t *resp = mcp__answer_server_request(b, m);
-        if (resp)
-            send_msg(b, resp, m->method, mcp_now_ms() + 5000);
-        json_decref(resp);
-        return;
-    }
-    }
+    if (s->alive)
+        return true;
+    return err_set(err, "%s", s->exit_msg[0] ? s->exit_msg : "backend is not running");
 }
+
+static const mcp_stream_io_t stdio_io = {.ready = child_ready, .send = send_msg};
+
+/* ------------------------------------------------------------ reader */
 
 static bool on_stdout_line(void *ud, char *line, size_t len)
 {
     mcp_backend_t *b = ud;
-    mcp_msg_t m;
-    err_t e = {{0}};
-    mcp_parse_status_t st = mcp_jsonrpc_parse(line, len, &m, &e);
-    if (st == MCP_PARSE_OK) {
-        handle_message(b, &m);
-    } else if (st == MCP_PARSE_BATCH) {
-        for (size_t i = 0; i < json_array_size(m.root); i++) {
-            /* A private copy, so that handing it to a caller shares nothing
-             * with the batch array this thread still owns. */
-            json_t *el = json_deep_copy(json_array_get(m.root, i));
-            mcp_msg_t one;
-            mcp_parse_status_t one_st = mcp_jsonrpc_classify(el, &one, &e);
-            json_decref(el); /* one.root is now the only reference */
-            if (one_st == MCP_PARSE_OK)
-                handle_message(b, &one);
-            mcp_msg_free(&one);
-        }
-    } else {
-        mcp__log(b, MCP_LOG_WARN, "ignoring a non-JSON-RPC line on stdout: %s", e.msg);
-    }
-    mcp_msg_free(&m);
+    mcp__pending_dispatch_text(b, &impl_of(b)->pending, &stdio_io, line, len);
     return true;
 }
 
@@ -330,7 +204,7 @@ static void stdout_closed(mcp_backend_t *b, mcp_linebuf_t *errlb, bool *err_open
         snprintf(msg, sizeof msg, "backend '%s' %s", b->id, exited ? how : "closed its stdout");
     s->alive = false;
     snprintf(s->exit_msg, sizeof s->exit_msg, "%s", msg);
-    fail_all(s, msg);
+    mcp__pending_fail_all(&s->pending, msg);
     pthread_mutex_unlock(&s->mu);
     mcp__log(b, MCP_LOG_WARN, "%s", msg);
 }
@@ -444,7 +318,7 @@ static void stdio_close(mcp_backend_t *b, bool graceful, const char *why)
     s->alive = false;
     if (!s->exit_msg[0] || graceful)
         snprintf(s->exit_msg, sizeof s->exit_msg, "%s", msg);
-    fail_all(s, msg);
+    mcp__pending_fail_all(&s->pending, msg);
     pid_t pid = s->child.pid;
     pthread_mutex_unlock(&s->mu);
 
@@ -489,96 +363,13 @@ static void stdio_close(mcp_backend_t *b, bool graceful, const char *why)
 
 static mcp_call_status_t stdio_call(mcp_backend_t *b, mcp_call_t *c, json_t **response, err_t *err)
 {
-    stdio_impl_t *s = impl_of(b);
-    *response = NULL;
-    slot_t slot;
-    memset(&slot, 0, sizeof slot);
-    if (!mcp__cond_init(&slot.cv))
-        return err_set(err, "backend '%s': cannot create a condition variable", b->id), MCP_CALL_FAILED;
-    slot.call = c;
-    slot.id = (json_int_t)atomic_fetch_add(&b->next_id, 1);
-
-    pthread_mutex_lock(&s->mu);
-    if (!s->alive) {
-        err_set(err, "%s", s->exit_msg[0] ? s->exit_msg : "backend is not running");
-        pthread_mutex_unlock(&s->mu);
-        pthread_cond_destroy(&slot.cv);
-        c->not_sent = true;
-        return MCP_CALL_FAILED;
-    }
-    slot.next = s->slots;
-    s->slots = &slot;
-    pthread_mutex_unlock(&s->mu);
-
-    json_t *id = json_integer(slot.id);
-    json_t *msg = id ? mcp_jsonrpc_request(id, c->method, c->params) : NULL;
-    json_decref(id);
-    write_result_t wr = msg ? send_msg(b, msg, c->method, c->deadline_ms) : WR_DEAD;
-    json_decref(msg);
-
-    mcp_call_status_t st = MCP_CALL_OK;
-    pthread_mutex_lock(&s->mu);
-    if (wr == WR_OK) {
-        while (!slot.done && (st = mcp__call_expired(c)) == MCP_CALL_OK)
-            mcp__cond_wait(&slot.cv, &s->mu, c->deadline_ms, c->cancel ? 50 : 1000);
-    }
-    unlink_slot(s, &slot);
-    while (slot.pins > 0)
-        pthread_cond_wait(&slot.cv, &s->mu);
-    pthread_mutex_unlock(&s->mu);
-    pthread_cond_destroy(&slot.cv);
-
-    if (wr != WR_OK) {
-        if (wr == WR_TIMEOUT) {
-            err_set(err, "backend '%s': %s timed out writing the request", b->id, c->method);
-            mcp__rpc_log(b, MCP_DIR_IN, c->method, NULL, err ? err->msg : "timeout");
-            return MCP_CALL_TIMEOUT;
-        }
-        pthread_mutex_lock(&s->mu);
-        err_set(err, "%s", s->exit_msg[0] ? s->exit_msg : "backend's stdin is closed");
-        pthread_mutex_unlock(&s->mu);
-        c->not_sent = wr == WR_DEAD;
-        mcp__rpc_log(b, MCP_DIR_IN, c->method, NULL, err ? err->msg : "write failed");
-        return MCP_CALL_FAILED;
-    }
-    if (slot.done && !slot.failed) {
-        *response = slot.response;
-        return MCP_CALL_OK;
-    }
-    if (slot.done) {
-        err_set(err, "%s", slot.fail);
-        mcp__rpc_log(b, MCP_DIR_IN, c->method, NULL, slot.fail);
-        return MCP_CALL_FAILED;
-    }
-    /* Deadline or cancel: tell the server to stop (spec: mcp-protocol §1.4
-     * cancellation); its late reply, if any, is dropped by the reader. */
-    const char *reason = st == MCP_CALL_TIMEOUT ? "context deadline exceeded" : "request cancelled";
-    json_t *params = json_pack("{s:I, s:s}", "requestId", slot.id, "reason", reason);
-    json_t *note = params ? mcp_jsonrpc_notification("notifications/cancelled", params) : NULL;
-    if (note && strcmp(c->method, "initialize") != 0)
-        send_msg(b, note, "notifications/cancelled", mcp_now_ms() + 1000);
-    json_decref(note);
-    json_decref(params);
-    if (st == MCP_CALL_TIMEOUT)
-        err_set(err, "backend '%s': %s: %s", b->id, c->method, reason);
-    else
-        err_set(err, "backend '%s': %s cancelled", b->id, c->method);
-    mcp__rpc_log(b, MCP_DIR_IN, c->method, NULL, reason);
-    return st;
+    return mcp__pending_call(b, &impl_of(b)->pending, &stdio_io, c, response, err);
 }
 
 static bool stdio_notify(mcp_backend_t *b, const json_t *msg, int64_t deadline_ms, err_t *err)
 {
     const char *method = json_string_value(json_object_get(msg, "method"));
-    write_result_t r = send_msg(b, msg, method, deadline_ms);
-    if (r == WR_OK)
-        return true;
-    stdio_impl_t *s = impl_of(b);
-    pthread_mutex_lock(&s->mu);
-    err_set(err, "%s", r == WR_TIMEOUT ? "timed out writing a notification"
-                       : s->exit_msg[0] ? s->exit_msg : "backend's stdin is closed");
-    pthread_mutex_unlock(&s->mu);
-    return false;
+    return send_msg(b, msg, method, deadline_ms, err) == MCP_SEND_OK;
 }
 
 static void stdio_destroy(mcp_backend_t *b)
@@ -610,6 +401,7 @@ bool mcp_stdio_init(mcp_backend_t *b, err_t *err)
     s->child.pid = -1;
     s->child.in_fd = s->child.out_fd = s->child.err_fd = -1;
     s->wake[0] = s->wake[1] = -1;
+    s->pending.mu = &s->mu;
     atomic_init(&s->closing, false);
     b->impl = s;
     return true;

@@ -20,8 +20,8 @@
 #include "harness.h"
 
 static fg_gateway_t gw;
-static fg_proc_t remote;
-static char url_everything[160], url_memory[160], url_remote[160];
+static fg_proc_t remote, legacy;
+static char url_everything[160], url_memory[160], url_remote[160], url_legacy[160];
 static char auth_hdr[300];
 
 static const char *init_body =
@@ -38,21 +38,31 @@ static int setup(void **state)
     char *argv[] = {(char *)fg_node_bin(), (char *)fg_everything_js(), "streamableHttp", NULL};
     assert_true(fg_spawn(&remote, argv, env, NULL, false));
     assert_true(fg_wait_port(port, 20000));
+    /* The same server in its 2024-11-05 HTTP+SSE mode (GET /sse). */
+    int sse_port = fg_free_port();
+    char sse_portenv[32];
+    snprintf(sse_portenv, sizeof sse_portenv, "PORT=%d", sse_port);
+    char *sse_env[] = {sse_portenv, NULL};
+    char *sse_argv[] = {(char *)fg_node_bin(), (char *)fg_everything_js(), "sse", NULL};
+    assert_true(fg_spawn(&legacy, sse_argv, sse_env, NULL, false));
+    assert_true(fg_wait_port(sse_port, 20000));
     char *mem = fg_tempdir("memory");
     char cfg[4096];
     snprintf(cfg, sizeof cfg,
              "{\"mcpServers\":{"
              "\"everything\":{\"type\":\"stdio\",\"command\":\"%s\",\"args\":[\"%s\",\"stdio\"]},"
              "\"memory\":{\"type\":\"stdio\",\"command\":\"%s\",\"args\":[\"%s\"],\"env\":{\"MEMORY_FILE_PATH\":\"%s/m.jsonl\"}},"
-             "\"remote\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/mcp\"}},"
+             "\"remote\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/mcp\"},"
+             "\"legacy\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/sse\"}},"
              "\"gateway\":{\"port\":3000,\"domain\":\"localhost\",\"agentId\":\"test-api-key-123\"}}",
-             fg_node_bin(), fg_everything_js(), fg_node_bin(), fg_memory_js(), mem, port);
+             fg_node_bin(), fg_everything_js(), fg_node_bin(), fg_memory_js(), mem, port, sse_port);
     free(mem);
     const char *extra[] = {"--payload-size-threshold", "2000", NULL};
     assert_true(fg_gateway_start(&gw, cfg, extra, 60000));
     snprintf(url_everything, sizeof url_everything, "%s/mcp/everything", gw.url_base);
     snprintf(url_memory, sizeof url_memory, "%s/mcp/memory", gw.url_base);
     snprintf(url_remote, sizeof url_remote, "%s/mcp/remote", gw.url_base);
+    snprintf(url_legacy, sizeof url_legacy, "%s/mcp/legacy", gw.url_base);
     snprintf(auth_hdr, sizeof auth_hdr, "Authorization: %s", gw.auth);
     return 0;
 }
@@ -63,6 +73,7 @@ static int teardown(void **state)
     if (gw.proc.pid > 0)
         fg_gateway_stop(&gw);
     fg_proc_stop(&remote, 3000);
+    fg_proc_stop(&legacy, 3000);
     return 0;
 }
 
@@ -132,8 +143,9 @@ static void test_health_needs_no_auth_and_reports_servers(void **state)
             assert_string_equal(json_string_value(json_object_get(h, "specVersion")), "1.14.0");
             assert_non_null(json_object_get(h, "gatewayVersion"));
             json_t *s = json_object_get(h, "servers");
-            assert_int_equal(json_object_size(s), 3);
+            assert_int_equal(json_object_size(s), 4);
             assert_string_equal(json_string_value(json_object_get(json_object_get(s, "remote"), "status")), "running");
+            assert_string_equal(json_string_value(json_object_get(json_object_get(s, "legacy"), "status")), "running");
             json_decref(h);
         }
         fg_resp_free(&r);
@@ -377,6 +389,17 @@ static void test_tools_list_and_calls_through_stdio_and_http_backends(void **sta
     assert_non_null(strstr(json_string_value(json_object_get(json_array_get(content, 0), "text")), "42"));
     json_decref(v);
     free(sid);
+    /* The HTTP backend that speaks only HTTP+SSE (2024-11-05). */
+    sid = open_session(url_legacy);
+    v = call(url_legacy, sid, "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"tools/list\"}");
+    assert_true(json_array_size(json_object_get(json_object_get(v, "result"), "tools")) >= 10);
+    json_decref(v);
+    v = call(url_legacy, sid,
+             "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"message\":\"via sse\"}}}");
+    content = json_object_get(json_object_get(v, "result"), "content");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(content, 0), "text")), "Echo: via sse");
+    json_decref(v);
+    free(sid);
 }
 
 static void test_tools_call_without_session_is_auto_initialised(void **state)
@@ -467,7 +490,7 @@ static void test_close_then_gate_then_exit_zero(void **state)
     json_t *v = json_loads(r.body, 0, NULL);
     assert_string_equal(json_string_value(json_object_get(v, "status")), "closed");
     assert_string_equal(json_string_value(json_object_get(v, "message")), "Gateway shutdown initiated");
-    assert_int_equal(json_integer_value(json_object_get(v, "serversTerminated")), 3);
+    assert_int_equal(json_integer_value(json_object_get(v, "serversTerminated")), 4);
     json_decref(v);
     fg_resp_free(&r);
     /* Until the process is gone: 410 for close, 503 for MCP, health 200. */
