@@ -113,6 +113,21 @@ static bool oidc_headers(void *ud, const char *server_id, mcp_http_add_header_fn
     return ok;
 }
 
+/* spec §3.2: inside a container, a stdio server that is not itself a
+ * container runs with the gateway's own privileges, mounts and network
+ * (the docker socket, often): say so, once per server, at startup. */
+static void warn_uncontained(const char *id, const char *command)
+{
+    const char *base = strrchr(command, '/');
+    base = base ? base + 1 : command;
+    if (strcmp(base, "docker") == 0 || !gw_running_in_container())
+        return;
+    gw_log(GW_LOG_WARN, "startup",
+           "Security warning: server '%s' runs '%s' directly inside the gateway's container, without container "
+           "isolation; it shares the gateway's filesystem, network and credentials",
+           id, command);
+}
+
 bool gw_backends_init(gw_server_t *s, err_t *err)
 {
     s->nbackends = s->cfg->server_count;
@@ -141,6 +156,7 @@ bool gw_backends_init(gw_server_t *s, err_t *err)
             if (!b->argv)
                 return err_prefix(err, "server '%s'", c->id);
             b->envp = build_env(c);
+            warn_uncontained(c->id, b->argv[0]);
             m->stdio.command = b->argv[0];
             m->stdio.args = (const char *const *)(b->argv + 1);
             m->stdio.env = (const char *const *)b->envp;

@@ -1,6 +1,6 @@
 /*
- * env.c — the --env file and --validate-env (spec: gateway §1.4 step 2,
- * §1.5).
+ * env.c — the --env file, --validate-env and container detection (spec:
+ * gateway §1.4 step 2, §1.5).
  */
 #include "gateway/gateway.h"
 
@@ -130,4 +130,34 @@ bool gw_validate_env(err_t *err)
     if (len)
         return err_set(err, "Environment validation failed:%s", problems);
     return true;
+}
+
+bool gw_cgroup_text_is_container(const char *text)
+{
+    static const char *const markers[] = {"docker", "containerd", "kubepods", "lxc"};
+    for (size_t i = 0; text && i < sizeof markers / sizeof *markers; i++)
+        if (strstr(text, markers[i]))
+            return true;
+    return false;
+}
+
+static bool cgroup_file_is_container(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return gw_cgroup_text_is_container(buf);
+}
+
+bool gw_running_in_container(void)
+{
+    const char *env = getenv("RUNNING_IN_CONTAINER");
+    if (env && strcmp(env, "true") == 0)
+        return true;
+    return access("/.dockerenv", F_OK) == 0 || cgroup_file_is_container("/proc/1/cgroup") ||
+           cgroup_file_is_container("/proc/self/cgroup");
 }

@@ -136,6 +136,13 @@ bool gw_env_load_file(const char *path, err_t *err);
 /* The --validate-env checks (spec §1.5). */
 bool gw_validate_env(err_t *err);
 
+/* Whether this process runs inside a container, by upstream's rules
+ * (spec §1.5): /.dockerenv exists, /proc/1/cgroup or /proc/self/cgroup
+ * names docker, containerd, kubepods or lxc, or RUNNING_IN_CONTAINER=true. */
+bool gw_running_in_container(void);
+/* The cgroup part of that test on one file's text. */
+bool gw_cgroup_text_is_container(const char *text);
+
 /* Runs the gateway until shutdown; returns the process exit status
  * (0 after a clean shutdown, 1 on a startup error, whose text is printed to
  * stderr unprefixed). */

@@ -144,6 +144,20 @@ static void test_env_file_trims_skips_comments_and_expands(void **state)
     clear_env(NULL);
 }
 
+static void test_container_detection_follows_upstreams_rules(void **state)
+{
+    (void)state;
+    assert_true(gw_cgroup_text_is_container("12:pids:/docker/0123abcd\n"));
+    assert_true(gw_cgroup_text_is_container("0::/system.slice/containerd.service\n"));
+    assert_true(gw_cgroup_text_is_container("3:cpu:/kubepods/besteffort/pod1\n"));
+    assert_true(gw_cgroup_text_is_container("1:name=systemd:/lxc/box\n"));
+    assert_false(gw_cgroup_text_is_container("0::/user.slice/user-1000.slice\n"));
+    assert_false(gw_cgroup_text_is_container(""));
+    setenv("RUNNING_IN_CONTAINER", "true", 1);
+    assert_true(gw_running_in_container());
+    unsetenv("RUNNING_IN_CONTAINER");
+}
+
 int main(void)
 {
     clear_env(NULL);
@@ -152,6 +166,7 @@ int main(void)
         cmocka_unit_test_teardown(test_defaults_without_env, clear_env),
         cmocka_unit_test_teardown(test_shutdown_timeout_env_must_be_a_positive_duration, clear_env),
         cmocka_unit_test_teardown(test_env_file_trims_skips_comments_and_expands, clear_env),
+        cmocka_unit_test(test_container_detection_follows_upstreams_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

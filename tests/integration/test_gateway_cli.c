@@ -355,6 +355,41 @@ static void test_sigint_is_a_clean_shutdown(void **state)
     json_decref(g.doc);
 }
 
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return strdup("");
+    char *text = calloc(1, 1 << 20);
+    size_t n = fread(text, 1, (1 << 20) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* spec §3.2: a command server inside a container gets a security warning;
+ * a containerised one does not. */
+static void test_uncontained_command_server_warns_inside_a_container(void **state)
+{
+    (void)state;
+    setenv("RUNNING_IN_CONTAINER", "true", 1);
+    const char *cfg = "{\"mcpServers\":{"
+                      "\"bare\":{\"type\":\"stdio\",\"command\":\"true\"},"
+                      "\"boxed\":{\"type\":\"stdio\",\"container\":\"example/boxed:1\"}},"
+                      "\"gateway\":{\"port\":1,\"domain\":\"localhost\",\"agentId\":\"c-agent\",\"startupTimeout\":5}}";
+    fg_gateway_t g;
+    assert_true(fg_gateway_start(&g, cfg, NULL, 30000));
+    assert_int_equal(fg_gateway_stop(&g), 0);
+    unsetenv("RUNNING_IN_CONTAINER");
+    char path[512];
+    snprintf(path, sizeof path, "%s/mcp-gateway.log", g.log_dir);
+    char *log = slurp(path);
+    if (!strstr(log, "[WARN] [startup] Security warning: server 'bare' runs 'true' directly inside"))
+        fail_msg("no warning for the command server in:\n%s", log);
+    assert_null(strstr(log, "server 'boxed' runs"));
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_tls_serves_https_and_rejects_bad_files),
         cmocka_unit_test(test_validate_env_names_what_is_missing),
         cmocka_unit_test(test_sigint_is_a_clean_shutdown),
+        cmocka_unit_test(test_uncontained_command_server_warns_inside_a_container),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
