@@ -313,3 +313,40 @@ long th_echo_from_threads(mcp_backend_t *b, const char *who, int threads, int ca
     }
     return bad;
 }
+
+static void on_progress(void *ud, const json_t *n)
+{
+    th_progress_t *p = ud;
+    if (strcmp(json_string_value(json_object_get(n, "method")), "notifications/progress") != 0)
+        return;
+    json_t *params = json_object_get(n, "params");
+    json_t *tok = json_object_get(params, "progressToken");
+    pthread_mutex_lock(&p->mu);
+    p->n++;
+    p->last = json_number_value(json_object_get(params, "progress"));
+    if (json_is_integer(tok))
+        snprintf(p->token, sizeof p->token, "%" JSON_INTEGER_FORMAT, json_integer_value(tok));
+    else
+        snprintf(p->token, sizeof p->token, "%s", json_string_value(tok) ? json_string_value(tok) : "?");
+    pthread_mutex_unlock(&p->mu);
+}
+
+void th_long_operation(mcp_backend_t *b, json_t *token, th_progress_t *p)
+{
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->mu, NULL);
+    json_t *params = json_pack("{s:s, s:{s:f, s:i}, s:{s:o}}", "name", "trigger-long-running-operation", "arguments",
+                               "duration", 0.3, "steps", 3, "_meta", "progressToken", token);
+    json_t *before = json_deep_copy(params);
+    mcp_call_opts_t o = {.deadline_ms = mcp_now_ms() + 30000, .on_notification = on_progress, .notify_ud = p};
+    json_t *res = NULL;
+    err_t e = {{0}};
+    if (mcp_backend_request_ex(b, "tools/call", params, &o, &res, &e) != MCP_CALL_OK)
+        fail_msg("%s", e.msg);
+    assert_non_null(strstr(th_text(res), "Long running operation completed"));
+    assert_true(json_equal(params, before)); /* the wire token was rewritten on a copy */
+    json_decref(before);
+    json_decref(params);
+    json_decref(res);
+    pthread_mutex_destroy(&p->mu);
+}

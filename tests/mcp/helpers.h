@@ -75,6 +75,20 @@ json_t *th_call_tool_ok(mcp_backend_t *b, const char *tool, json_t *args);
  * or were not that call's own echo. */
 long th_echo_from_threads(mcp_backend_t *b, const char *who, int threads, int calls);
 
+/* notifications/progress seen by one call's callback. */
+typedef struct th_progress {
+    pthread_mutex_t mu;
+    int n;
+    double last;          /* progress value of the last one */
+    char token[32];       /* its progressToken, as text */
+} th_progress_t;
+
+/* server-everything's trigger-long-running-operation (0.3 s, 3 steps) with
+ * _meta.progressToken `token` (stolen), recording progress into *p. Fails
+ * the test unless the call completes and leaves the caller's params (and so
+ * its token) untouched. */
+void th_long_operation(mcp_backend_t *b, json_t *token, th_progress_t *p);
+
 /* Text of result.content[0].text, or "" */
 const char *th_text(const json_t *result);
 

@@ -74,39 +74,13 @@ static void test_http_tools_list_and_calls(void **state)
     json_decref(r);
 }
 
-typedef struct progress {
-    pthread_mutex_t mu;
-    int n;
-    json_int_t token;
-} progress_t;
-
-static void on_progress(void *ud, const json_t *n)
-{
-    progress_t *p = ud;
-    if (strcmp(json_string_value(json_object_get(n, "method")), "notifications/progress") != 0)
-        return;
-    pthread_mutex_lock(&p->mu);
-    p->n++;
-    p->token = json_integer_value(json_object_get(json_object_get(n, "params"), "progressToken"));
-    pthread_mutex_unlock(&p->mu);
-}
-
 static void test_http_progress_arrives_on_the_sse_stream(void **state)
 {
     (void)state;
-    progress_t p = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    json_t *params = json_pack("{s:s, s:{s:f, s:i}, s:{s:i}}", "name", "trigger-long-running-operation", "arguments",
-                               "duration", 0.3, "steps", 3, "_meta", "progressToken", 77);
-    mcp_call_opts_t o = {.deadline_ms = DEADLINE, .on_notification = on_progress, .notify_ud = &p};
-    json_t *res = NULL;
-    err_t e = {{0}};
-    if (mcp_backend_request_ex(be, "tools/call", params, &o, &res, &e) != MCP_CALL_OK)
-        fail_msg("%s", e.msg);
-    assert_non_null(strstr(th_text(res), "Long running operation completed"));
+    th_progress_t p;
+    th_long_operation(be, json_integer(77), &p);
     assert_int_equal(p.n, 3);
-    assert_int_equal(p.token, 77);
-    json_decref(params);
-    json_decref(res);
+    assert_string_equal(p.token, "77");
 }
 
 static void test_http_concurrent_calls_each_get_their_own_answer(void **state)

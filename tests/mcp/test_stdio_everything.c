@@ -92,42 +92,14 @@ static void test_echo_and_get_sum_answer(void **state)
     json_decref(r);
 }
 
-typedef struct progress {
-    pthread_mutex_t mu;
-    int n;
-    double last;
-    char token[32];
-} progress_t;
-
-static void on_progress(void *ud, const json_t *n)
-{
-    progress_t *p = ud;
-    json_t *params = json_object_get(n, "params");
-    pthread_mutex_lock(&p->mu);
-    p->n++;
-    p->last = json_number_value(json_object_get(params, "progress"));
-    snprintf(p->token, sizeof p->token, "%s", json_string_value(json_object_get(params, "progressToken")));
-    pthread_mutex_unlock(&p->mu);
-}
-
 static void test_progress_reaches_the_calls_callback_with_its_own_token(void **state)
 {
     (void)state;
-    progress_t p = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    json_t *params = json_pack("{s:s, s:{s:f, s:i}, s:{s:s}}", "name", "trigger-long-running-operation", "arguments",
-                               "duration", 0.3, "steps", 3, "_meta", "progressToken", "tok-A");
-    mcp_call_opts_t o = {.deadline_ms = DEADLINE, .on_notification = on_progress, .notify_ud = &p};
-    json_t *res = NULL;
-    err_t e = {{0}};
-    assert_int_equal(mcp_backend_request_ex(be, "tools/call", params, &o, &res, &e), MCP_CALL_OK);
-    assert_non_null(strstr(th_text(res), "Long running operation completed"));
+    th_progress_t p;
+    th_long_operation(be, json_string("tok-A"), &p);
     assert_int_equal(p.n, 3);
     assert_true(p.last == 3.0);
     assert_string_equal(p.token, "tok-A"); /* the wire token was rewritten and restored */
-    /* the caller's params are untouched */
-    assert_string_equal(json_string_value(json_object_get(json_object_get(params, "_meta"), "progressToken")), "tok-A");
-    json_decref(params);
-    json_decref(res);
 }
 
 static void test_concurrent_calls_from_threads_each_get_their_own_answer(void **state)
