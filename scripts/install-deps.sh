@@ -10,6 +10,7 @@ PKGS=(
   libgnutls28-dev
   wabt clang lld llvm libclang-rt-14-dev libclang-rt-14-dev-wasm32 wasi-libc
   nodejs npm
+  zsh fish  # test_completion loads the completion scripts into them
 )
 
 missing=()

@@ -39,6 +39,29 @@ static int proxy_main(int argc, char **argv)
     return status;
 }
 
+/* Exit status 1 also when stdout cannot take the script (a closed pipe). */
+static int completion_main(int argc, char **argv)
+{
+    gw_shell_t shell;
+    err_t err = {{0}};
+    switch (gw_completion_cli_parse(argc, argv, &shell, &err)) {
+    case GW_CLI_HELP:
+    case GW_CLI_VERSION:
+        gw_completion_usage(stdout);
+        return 0;
+    case GW_CLI_ERROR:
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    case GW_CLI_RUN:
+        break;
+    }
+    if (!gw_completion_write(shell, stdout)) {
+        fprintf(stderr, "failed to write the completion script to stdout\n");
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
 #ifdef FLOWGATE_HAVE_GUARD_CLI
@@ -47,6 +70,8 @@ int main(int argc, char **argv)
 #endif
     if (argc > 1 && strcmp(argv[1], "proxy") == 0)
         return proxy_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "completion") == 0)
+        return completion_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "help") == 0) {
         gw_cli_usage(stdout);
         return 0;

@@ -7,6 +7,7 @@
  * that may repeat ("-vvv"). Environment defaults are applied for every flag
  * that was not given, as upstream's flag registration does.
  */
+#include "gateway/cli_internal.h"
 #include "gateway/gateway.h"
 #include "guard/guard.h"
 
@@ -32,64 +33,70 @@ const char *gw_version_string(void)
     return "v" FLOWGATE_VERSION ", commit: " FLOWGATE_COMMIT ", built: " __DATE__;
 }
 
-typedef enum { F_STRING, F_BOOL, F_COUNT, F_LONG, F_DOUBLE, F_DURATION } ftype_t;
+typedef gw_flag_t flag_t;
 
-typedef struct {
-    const char *name;
-    char shorthand;
-    ftype_t type;
-    const char *usage;
-} flag_t;
+#define MODES "strict filter propagate"
 
-static const flag_t flags[] = {
-    {"config", 'c', F_STRING, "Path to the TOML configuration file"},
-    {"config-stdin", 0, F_BOOL, "Read the JSON configuration from stdin"},
-    {"listen", 'l', F_STRING, "HTTP listen address (default \"127.0.0.1:3000\")"},
-    {"routed", 0, F_BOOL, "Routed mode: /mcp/{server} per backend (default)"},
-    {"unified", 0, F_BOOL, "Unified mode: one /mcp endpoint, tools named server___tool"},
-    {"env", 0, F_STRING, "Path to a .env file to load before starting"},
-    {"validate-env", 0, F_BOOL, "Check the execution environment (docker, required variables)"},
-    {"verbose", 'v', F_COUNT, "Verbosity (-v, -vv, -vvv); sets DEBUG when unset"},
-    {"sequential-launch", 0, F_BOOL, "Launch backends one at a time"},
-    {"log-dir", 0, F_STRING, "Log directory (env MCP_GATEWAY_LOG_DIR)"},
-    {"payload-dir", 0, F_STRING, "Directory for large payloads (env MCP_GATEWAY_PAYLOAD_DIR)"},
-    {"payload-path-prefix", 0, F_STRING, "Path prefix returned for payloads (env MCP_GATEWAY_PAYLOAD_PATH_PREFIX)"},
-    {"payload-size-threshold", 0, F_LONG, "Size above which results are saved to a file (env MCP_GATEWAY_PAYLOAD_SIZE_THRESHOLD)"},
-    {"url-domain-audit", 0, F_BOOL, "Record URL domains seen in results (env MCP_GATEWAY_URL_DOMAIN_AUDIT)"},
-    {"wasm-cache-dir", 0, F_STRING, "Guard compilation cache (env MCP_GATEWAY_WASM_CACHE_DIR)"},
-    {"shutdown-timeout", 0, F_DURATION, "Graceful drain time on shutdown (env MCP_GATEWAY_SHUTDOWN_TIMEOUT)"},
-    {"tls-cert", 0, F_STRING, "TLS certificate (env MCP_GATEWAY_TLS_CERT)"},
-    {"tls-key", 0, F_STRING, "TLS key (env MCP_GATEWAY_TLS_KEY)"},
-    {"tls-ca", 0, F_STRING, "CA for client certificates, enables mTLS (env MCP_GATEWAY_CA_CERT)"},
-    {"hmac-secret", 0, F_STRING, "HMAC request-signing secret (env MCP_GATEWAY_HMAC_SECRET)"},
-    {"guards-mode", 0, F_STRING, "DIFC mode: strict, filter or propagate (env MCP_GATEWAY_GUARDS_MODE)"},
-    {"guards-sink-server-ids", 0, F_STRING, "Comma list of sink servers (env MCP_GATEWAY_GUARDS_SINK_SERVER_IDS)"},
-    {"guard-policy-json", 0, F_STRING, "Global guard policy override (env MCP_GATEWAY_GUARD_POLICY_JSON)"},
-    {"allowonly-scope-public", 0, F_BOOL, "Allow-only: public repositories"},
-    {"allowonly-scope-owner", 0, F_STRING, "Allow-only: owner"},
-    {"allowonly-scope-repo", 0, F_STRING, "Allow-only: repository"},
-    {"allowonly-min-integrity", 0, F_STRING, "Allow-only: minimum integrity"},
-    {"otlp-endpoint", 0, F_STRING, "OTLP endpoint (env OTEL_EXPORTER_OTLP_ENDPOINT)"},
-    {"otlp-service-name", 0, F_STRING, "OTLP service name (env OTEL_SERVICE_NAME)"},
-    {"otlp-sample-rate", 0, F_DOUBLE, "OTLP sample rate (default 1.0)"},
-    {"help", 'h', F_BOOL, "help for flowgate"},
-    {"version", 0, F_BOOL, "version for flowgate"},
+const gw_flag_t gw_cli_root_flags[] = {
+    {"config", 'c', GW_FLAG_PATH, "Path to the TOML configuration file", NULL},
+    {"config-stdin", 0, GW_FLAG_BOOL, "Read the JSON configuration from stdin", NULL},
+    {"listen", 'l', GW_FLAG_STRING, "HTTP listen address (default \"127.0.0.1:3000\")", NULL},
+    {"routed", 0, GW_FLAG_BOOL, "Routed mode: /mcp/{server} per backend (default)", NULL},
+    {"unified", 0, GW_FLAG_BOOL, "Unified mode: one /mcp endpoint, tools named server___tool", NULL},
+    {"env", 0, GW_FLAG_PATH, "Path to a .env file to load before starting", NULL},
+    {"validate-env", 0, GW_FLAG_BOOL, "Check the execution environment (docker, required variables)", NULL},
+    {"verbose", 'v', GW_FLAG_COUNT, "Verbosity (-v, -vv, -vvv); sets DEBUG when unset", NULL},
+    {"sequential-launch", 0, GW_FLAG_BOOL, "Launch backends one at a time", NULL},
+    {"log-dir", 0, GW_FLAG_PATH, "Log directory (env MCP_GATEWAY_LOG_DIR)", NULL},
+    {"payload-dir", 0, GW_FLAG_PATH, "Directory for large payloads (env MCP_GATEWAY_PAYLOAD_DIR)", NULL},
+    {"payload-path-prefix", 0, GW_FLAG_STRING, "Path prefix returned for payloads (env MCP_GATEWAY_PAYLOAD_PATH_PREFIX)", NULL},
+    {"payload-size-threshold", 0, GW_FLAG_LONG, "Size above which results are saved to a file (env MCP_GATEWAY_PAYLOAD_SIZE_THRESHOLD)", NULL},
+    {"url-domain-audit", 0, GW_FLAG_BOOL, "Record URL domains seen in results (env MCP_GATEWAY_URL_DOMAIN_AUDIT)", NULL},
+    {"wasm-cache-dir", 0, GW_FLAG_PATH, "Guard compilation cache (env MCP_GATEWAY_WASM_CACHE_DIR)", NULL},
+    {"shutdown-timeout", 0, GW_FLAG_DURATION, "Graceful drain time on shutdown (env MCP_GATEWAY_SHUTDOWN_TIMEOUT)", NULL},
+    {"tls-cert", 0, GW_FLAG_PATH, "TLS certificate (env MCP_GATEWAY_TLS_CERT)", NULL},
+    {"tls-key", 0, GW_FLAG_PATH, "TLS key (env MCP_GATEWAY_TLS_KEY)", NULL},
+    {"tls-ca", 0, GW_FLAG_PATH, "CA for client certificates, enables mTLS (env MCP_GATEWAY_CA_CERT)", NULL},
+    {"hmac-secret", 0, GW_FLAG_STRING, "HMAC request-signing secret (env MCP_GATEWAY_HMAC_SECRET)", NULL},
+    {"guards-mode", 0, GW_FLAG_STRING, "DIFC mode: strict, filter or propagate (env MCP_GATEWAY_GUARDS_MODE)", MODES},
+    {"guards-sink-server-ids", 0, GW_FLAG_STRING, "Comma list of sink servers (env MCP_GATEWAY_GUARDS_SINK_SERVER_IDS)", NULL},
+    {"guard-policy-json", 0, GW_FLAG_STRING, "Global guard policy override (env MCP_GATEWAY_GUARD_POLICY_JSON)", NULL},
+    {"allowonly-scope-public", 0, GW_FLAG_BOOL, "Allow-only: public repositories", NULL},
+    {"allowonly-scope-owner", 0, GW_FLAG_STRING, "Allow-only: owner", NULL},
+    {"allowonly-scope-repo", 0, GW_FLAG_STRING, "Allow-only: repository", NULL},
+    {"allowonly-min-integrity", 0, GW_FLAG_STRING, "Allow-only: minimum integrity", NULL},
+    {"otlp-endpoint", 0, GW_FLAG_STRING, "OTLP endpoint (env OTEL_EXPORTER_OTLP_ENDPOINT)", NULL},
+    {"otlp-service-name", 0, GW_FLAG_STRING, "OTLP service name (env OTEL_SERVICE_NAME)", NULL},
+    {"otlp-sample-rate", 0, GW_FLAG_DOUBLE, "OTLP sample rate (default 1.0)", NULL},
+    {"help", 'h', GW_FLAG_BOOL, "help for flowgate", NULL},
+    {"version", 0, GW_FLAG_BOOL, "version for flowgate", NULL},
 };
-#define NFLAGS (sizeof flags / sizeof flags[0])
+#define NFLAGS (sizeof gw_cli_root_flags / sizeof gw_cli_root_flags[0])
+const size_t gw_cli_root_nflags = NFLAGS;
+
+/* Alphabetical, as cobra lists them. */
+const gw_subcommand_t gw_cli_commands[] = {
+    {"completion", "Generate completion script"},
+    {"guard", "Run and inspect guard modules"},
+    {"help", "Help about any command"},
+    {"proxy", "Run as a GitHub API filtering proxy"},
+};
+const size_t gw_cli_ncommands = sizeof gw_cli_commands / sizeof gw_cli_commands[0];
 
 void gw_cli_usage(FILE *out)
 {
     fprintf(out, "MCPG MCP proxy server\n\nUsage:\n  flowgate [flags]\n  flowgate [command]\n\n"
-                 "Available Commands:\n  guard       Run and inspect guard modules\n"
-                 "  proxy       Run as a GitHub API filtering proxy\n"
-                 "  help        Help about any command\n\nFlags:\n");
+                 "Available Commands:\n");
+    for (size_t i = 0; i < gw_cli_ncommands; i++)
+        fprintf(out, "  %-11s %s\n", gw_cli_commands[i].name, gw_cli_commands[i].summary);
+    fprintf(out, "\nFlags:\n");
     for (size_t i = 0; i < NFLAGS; i++) {
         char left[64];
-        if (flags[i].shorthand)
-            snprintf(left, sizeof left, "-%c, --%s", flags[i].shorthand, flags[i].name);
+        if (gw_cli_root_flags[i].shorthand)
+            snprintf(left, sizeof left, "-%c, --%s", gw_cli_root_flags[i].shorthand, gw_cli_root_flags[i].name);
         else
-            snprintf(left, sizeof left, "    --%s", flags[i].name);
-        fprintf(out, "  %-34s %s\n", left, flags[i].usage);
+            snprintf(left, sizeof left, "    --%s", gw_cli_root_flags[i].name);
+        fprintf(out, "  %-34s %s\n", left, gw_cli_root_flags[i].usage);
     }
 }
 
@@ -168,7 +175,7 @@ static bool set_value(gw_options_t *o, const flag_t *f, const char *v, bool *see
     const char *n = f->name;
     char *end;
     switch (f->type) {
-    case F_BOOL: {
+    case GW_FLAG_BOOL: {
         bool b;
         if (!parse_bool(v, &b))
             return err_set(err, "invalid argument \"%s\" for \"--%s\" flag: strconv.ParseBool: parsing \"%s\": invalid syntax", v, n, v);
@@ -183,12 +190,12 @@ static bool set_value(gw_options_t *o, const flag_t *f, const char *v, bool *see
         else if (!strcmp(n, "version")) seen[1] = b;
         return true;
     }
-    case F_COUNT:
+    case GW_FLAG_COUNT:
         o->verbose = (int)strtol(v, &end, 10);
         if (*end)
             return err_set(err, "invalid argument \"%s\" for \"-v, --verbose\" flag: strconv.ParseInt: parsing \"%s\": invalid syntax", v, v);
         return true;
-    case F_LONG: {
+    case GW_FLAG_LONG: {
         long x = strtol(v, &end, 10);
         if (!*v || *end)
             return err_set(err, "invalid argument \"%s\" for \"--%s\" flag: strconv.ParseInt: parsing \"%s\": invalid syntax", v, n, v);
@@ -196,21 +203,22 @@ static bool set_value(gw_options_t *o, const flag_t *f, const char *v, bool *see
         o->payload_size_threshold_set = true;
         return true;
     }
-    case F_DOUBLE: {
+    case GW_FLAG_DOUBLE: {
         double d = strtod(v, &end);
         if (!*v || *end)
             return err_set(err, "invalid argument \"%s\" for \"--%s\" flag: strconv.ParseFloat: parsing \"%s\": invalid syntax", v, n, v);
         o->otlp_sample_rate = d;
         return true;
     }
-    case F_DURATION: {
+    case GW_FLAG_DURATION: {
         long ms;
         if (!parse_duration_ms(v, &ms))
             return err_set(err, "invalid argument \"%s\" for \"--%s\" flag: time: invalid duration \"%s\"", v, n, v);
         o->shutdown_timeout_ms = ms;
         return true;
     }
-    case F_STRING:
+    case GW_FLAG_STRING:
+    case GW_FLAG_PATH:
         if (!strcmp(n, "config")) o->config_file = v;
         else if (!strcmp(n, "listen")) o->listen = v;
         else if (!strcmp(n, "env")) o->env_file = v;
@@ -311,9 +319,9 @@ static bool parse_long_flag(const flag_t *tab, size_t n, int argc, char **argv, 
     if (!f)
         return err_set(err, "unknown flag: --%.*s", (int)len, name);
     const char *val = eq ? eq + 1 : NULL;
-    if (f->type == F_BOOL)
+    if (f->type == GW_FLAG_BOOL)
         return set(ctx, f, val ? val : "true", err);
-    if (f->type == F_COUNT)
+    if (f->type == GW_FLAG_COUNT)
         return set(ctx, f, val, err);
     if (!val) {
         if (*i + 1 >= argc)
@@ -332,8 +340,8 @@ static bool parse_short_flags(const flag_t *tab, size_t n, int argc, char **argv
         const flag_t *f = find_short(tab, n, *p);
         if (!f)
             return err_set(err, "unknown shorthand flag: '%c' in %s", *p, a);
-        if (f->type == F_COUNT || f->type == F_BOOL) {
-            if (!set(ctx, f, f->type == F_BOOL ? "true" : NULL, err))
+        if (f->type == GW_FLAG_COUNT || f->type == GW_FLAG_BOOL) {
+            if (!set(ctx, f, f->type == GW_FLAG_BOOL ? "true" : NULL, err))
                 return false;
             continue;
         }
@@ -384,7 +392,7 @@ typedef struct root_ctx {
 static bool root_set(void *ctx, const flag_t *f, const char *value, err_t *err)
 {
     root_ctx_t *rc = ctx;
-    if (f->type == F_COUNT && !value) {
+    if (f->type == GW_FLAG_COUNT && !value) {
         rc->o->verbose++;
         return true;
     }
@@ -398,7 +406,7 @@ gw_cli_result_t gw_cli_parse(int argc, char **argv, gw_options_t *o, err_t *err)
     o->shutdown_timeout_ms = -1;
     o->otlp_sample_rate = 1.0;
     root_ctx_t rc = {o, {false, false}};
-    if (!parse_flags("flowgate", flags, NFLAGS, argc, argv, root_set, &rc, err))
+    if (!parse_flags("flowgate", gw_cli_root_flags, NFLAGS, argc, argv, root_set, &rc, err))
         return GW_CLI_ERROR;
     bool *seen = rc.seen;
     if (seen[0])
@@ -439,27 +447,28 @@ gw_cli_result_t gw_cli_parse(int argc, char **argv, gw_options_t *o, err_t *err)
 
 /* ---- flowgate proxy ------------------------------------------------------ */
 
-static const flag_t proxy_flags[] = {
-    {"guard-wasm", 0, F_STRING, "Path to the guard WASM module"},
-    {"policy", 0, F_STRING, "Guard policy JSON (env MCP_GATEWAY_GUARD_POLICY_JSON)"},
-    {"github-token", 0, F_STRING, "Fallback GitHub API token (default: forwards client Authorization header)"},
-    {"listen", 'l', F_STRING, "Proxy listen address (default \"127.0.0.1:8080\")"},
-    {"log-dir", 0, F_STRING, "Log file directory (env MCP_GATEWAY_LOG_DIR)"},
-    {"wasm-cache-dir", 0, F_STRING, "Guard compilation cache directory (accepted; guards compile in memory)"},
-    {"guards-mode", 0, F_STRING, "DIFC mode: strict, filter or propagate (env MCP_GATEWAY_GUARDS_MODE)"},
-    {"github-api-url", 0, F_STRING, "Upstream GitHub API URL (default: from GITHUB_API_URL or GITHUB_SERVER_URL, else https://api.github.com)"},
-    {"force-public-repos", 0, F_BOOL, "Force repos=\"public\" when GITHUB_REPOSITORY is public (default true, env MCP_GATEWAY_FORCE_PUBLIC_REPOS)"},
-    {"tls", 0, F_BOOL, "Enable HTTPS with auto-generated self-signed certificates"},
-    {"tls-dir", 0, F_STRING, "Directory for TLS certificates (default: <log-dir>/proxy-tls)"},
-    {"trusted-bots", 0, F_STRING, "Additional trusted bot usernames (comma-separated, extends built-in list)"},
-    {"trusted-users", 0, F_STRING, "User logins that receive approved integrity (comma-separated)"},
-    {"otlp-endpoint", 0, F_STRING, "OTLP HTTP endpoint for trace export"},
-    {"otlp-service-name", 0, F_STRING, "Service name reported in traces"},
-    {"otlp-sample-rate", 0, F_DOUBLE, "Fraction of traces to sample and export (0.0-1.0)"},
-    {"help", 'h', F_BOOL, "help for proxy"},
-    {"version", 0, F_BOOL, "version for flowgate"},
+const gw_flag_t gw_cli_proxy_flags[] = {
+    {"guard-wasm", 0, GW_FLAG_PATH, "Path to the guard WASM module", NULL},
+    {"policy", 0, GW_FLAG_STRING, "Guard policy JSON (env MCP_GATEWAY_GUARD_POLICY_JSON)", NULL},
+    {"github-token", 0, GW_FLAG_STRING, "Fallback GitHub API token (default: forwards client Authorization header)", NULL},
+    {"listen", 'l', GW_FLAG_STRING, "Proxy listen address (default \"127.0.0.1:8080\")", NULL},
+    {"log-dir", 0, GW_FLAG_PATH, "Log file directory (env MCP_GATEWAY_LOG_DIR)", NULL},
+    {"wasm-cache-dir", 0, GW_FLAG_PATH, "Guard compilation cache directory (accepted; guards compile in memory)", NULL},
+    {"guards-mode", 0, GW_FLAG_STRING, "DIFC mode: strict, filter or propagate (env MCP_GATEWAY_GUARDS_MODE)", MODES},
+    {"github-api-url", 0, GW_FLAG_STRING, "Upstream GitHub API URL (default: from GITHUB_API_URL or GITHUB_SERVER_URL, else https://api.github.com)", NULL},
+    {"force-public-repos", 0, GW_FLAG_BOOL, "Force repos=\"public\" when GITHUB_REPOSITORY is public (default true, env MCP_GATEWAY_FORCE_PUBLIC_REPOS)", NULL},
+    {"tls", 0, GW_FLAG_BOOL, "Enable HTTPS with auto-generated self-signed certificates", NULL},
+    {"tls-dir", 0, GW_FLAG_PATH, "Directory for TLS certificates (default: <log-dir>/proxy-tls)", NULL},
+    {"trusted-bots", 0, GW_FLAG_STRING, "Additional trusted bot usernames (comma-separated, extends built-in list)", NULL},
+    {"trusted-users", 0, GW_FLAG_STRING, "User logins that receive approved integrity (comma-separated)", NULL},
+    {"otlp-endpoint", 0, GW_FLAG_STRING, "OTLP HTTP endpoint for trace export", NULL},
+    {"otlp-service-name", 0, GW_FLAG_STRING, "Service name reported in traces", NULL},
+    {"otlp-sample-rate", 0, GW_FLAG_DOUBLE, "Fraction of traces to sample and export (0.0-1.0)", NULL},
+    {"help", 'h', GW_FLAG_BOOL, "help for proxy", NULL},
+    {"version", 0, GW_FLAG_BOOL, "version for flowgate", NULL},
 };
-#define NPROXY_FLAGS (sizeof proxy_flags / sizeof proxy_flags[0])
+#define NPROXY_FLAGS (sizeof gw_cli_proxy_flags / sizeof gw_cli_proxy_flags[0])
+const size_t gw_cli_proxy_nflags = NPROXY_FLAGS;
 
 void gw_proxy_usage(FILE *out)
 {
@@ -471,11 +480,11 @@ void gw_proxy_usage(FILE *out)
                  "    --listen localhost:8443 --tls\n\nFlags:\n");
     for (size_t i = 0; i < NPROXY_FLAGS; i++) {
         char left[64];
-        if (proxy_flags[i].shorthand)
-            snprintf(left, sizeof left, "-%c, --%s", proxy_flags[i].shorthand, proxy_flags[i].name);
+        if (gw_cli_proxy_flags[i].shorthand)
+            snprintf(left, sizeof left, "-%c, --%s", gw_cli_proxy_flags[i].shorthand, gw_cli_proxy_flags[i].name);
         else
-            snprintf(left, sizeof left, "    --%s", proxy_flags[i].name);
-        fprintf(out, "  %-34s %s\n", left, proxy_flags[i].usage);
+            snprintf(left, sizeof left, "    --%s", gw_cli_proxy_flags[i].name);
+        fprintf(out, "  %-34s %s\n", left, gw_cli_proxy_flags[i].usage);
     }
 }
 
@@ -504,7 +513,7 @@ static bool proxy_set(void *ctx, const flag_t *f, const char *v, err_t *err)
     proxy_ctx_t *pc = ctx;
     gw_proxy_options_t *o = pc->o;
     const char *n = f->name;
-    if (f->type == F_BOOL) {
+    if (f->type == GW_FLAG_BOOL) {
         bool b;
         if (!parse_bool(v, &b))
             return err_set(err, "invalid argument \"%s\" for \"--%s\" flag: strconv.ParseBool: parsing \"%s\": invalid syntax", v, n, v);
@@ -514,7 +523,7 @@ static bool proxy_set(void *ctx, const flag_t *f, const char *v, err_t *err)
         else if (!strcmp(n, "version")) pc->seen[1] = b;
         return true;
     }
-    if (f->type == F_DOUBLE) {
+    if (f->type == GW_FLAG_DOUBLE) {
         char *end;
         double d = strtod(v, &end);
         if (!*v || *end)
@@ -552,7 +561,7 @@ gw_cli_result_t gw_proxy_cli_parse(int argc, char **argv, gw_proxy_options_t *o,
     o->listen = GW_PROXY_DEFAULT_LISTEN;
     o->otlp_sample_rate = 1.0;
     proxy_ctx_t pc = {o, {false, false}, false};
-    if (!parse_flags("flowgate proxy", proxy_flags, NPROXY_FLAGS, argc, argv, proxy_set, &pc, err))
+    if (!parse_flags("flowgate proxy", gw_cli_proxy_flags, NPROXY_FLAGS, argc, argv, proxy_set, &pc, err))
         return GW_CLI_ERROR;
     if (pc.seen[0])
         return GW_CLI_HELP;

@@ -130,6 +130,22 @@ void gw_proxy_usage(FILE *out);
 /* Runs the proxy until SIGTERM/SIGINT; returns the exit status. */
 int gw_proxy_run(const gw_proxy_options_t *o);
 
+/* ---- `flowgate completion <shell>` (spec §1.1) ---- */
+
+/* In the order of cobra's ValidArgs. */
+typedef enum { GW_SHELL_BASH, GW_SHELL_ZSH, GW_SHELL_FISH, GW_SHELL_POWERSHELL } gw_shell_t;
+
+/* Parses argv[1..] of `flowgate completion ...` (argv[0] is "completion"):
+ * exactly one argument, a shell name. GW_CLI_RUN sets *shell; GW_CLI_HELP
+ * for -h/--help; GW_CLI_ERROR with cobra's text ("accepts 1 arg(s),
+ * received N", "invalid argument \"x\" for \"flowgate completion\"",
+ * "unknown flag: --x" plus the See line). Never GW_CLI_VERSION. */
+gw_cli_result_t gw_completion_cli_parse(int argc, char **argv, gw_shell_t *shell, err_t *err);
+void gw_completion_usage(FILE *out);
+/* Writes the completion script for the `flowgate` command, generated from
+ * the same flag tables the parsers use. False if writing to out failed. */
+bool gw_completion_write(gw_shell_t shell, FILE *out);
+
 /* Loads a .env file into the environment (spec §1.4 step 2). */
 bool gw_env_load_file(const char *path, err_t *err);
 

@@ -119,6 +119,7 @@ typedef struct gw_server {
     const char *payload_dir;
     const char *payload_prefix;
     long payload_threshold;
+    bool url_domain_audit;     /* --url-domain-audit / MCP_GATEWAY_URL_DOMAIN_AUDIT */
     int64_t session_timeout_ms;
     pthread_mutex_t lock;      /* sessions, workers */
     pthread_cond_t cond;
@@ -207,6 +208,16 @@ json_t *gw_tools_call(gw_server_t *s, gw_session_t *sess, const mcp_msg_t *m, gw
 json_t *gw_payload_spill(const char *payload_dir, const char *prefix, long threshold,
                          const char *gsid, json_t *result);
 json_t *gw_payload_schema(json_t *v);
+
+/* ---- url_audit.c (spec §4.11 URL-domain audit; the rule for what counts
+ * as a host is at the top of url_audit.c) */
+/* The URL hosts in every string and object key of `value` (borrowed),
+ * searching JSON text inside strings as JSON. Returns a new array of unique
+ * lower-case hosts sorted bytewise, possibly empty; NULL when out of memory. */
+json_t *gw_url_domains_extract(json_t *value);
+/* Adds the hosts of the URLs in text[0..len) (raw text, not parsed as
+ * JSON) as keys of the object `set` (borrowed). */
+void gw_url_hosts_scan(const char *text, size_t len, json_t *set);
 
 /* ---- hmac.c (spec §4.4) */
 typedef struct gw_hmac gw_hmac_t;

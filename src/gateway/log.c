@@ -1,6 +1,6 @@
 /*
- * log.c — mcp-gateway.log, <server>.log, debug lines and tools.json
- * (spec: gateway §5.1, §5.2). gateway.md and rpc-messages.jsonl live in
+ * log.c — mcp-gateway.log, <server>.log, debug lines, tools.json and
+ * observed-url-domains.json (spec: gateway §5.1, §5.2). gateway.md and rpc-messages.jsonl live in
  * log_md.c and log_rpc.c; they share the lock and the directory declared in
  * log_internal.h.
  */
@@ -84,6 +84,8 @@ static void put_line(FILE *f, const char *line)
     fflush(f);
 }
 
+static void url_domains_write_locked(void);
+
 bool gw_log_open(const char *dir, err_t *err)
 {
     return gw_log_open_set(dir, GW_LOGS_GATEWAY, err);
@@ -102,6 +104,11 @@ bool gw_log_open_set(const char *dir, gw_log_set_t set, err_t *err)
     gw_logstate.md_started = false;
     gw_logstate.jsonl = gw_log_fopen("rpc-messages.jsonl", "a");
     gw_logstate.tools = set == GW_LOGS_PROXY ? NULL : json_object();
+    /* observed-url-domains.json exists ({}) from the start even when the
+     * audit is off, so a reader can always open it (spec §5.1). */
+    gw_logstate.url_domains = set == GW_LOGS_PROXY ? NULL : json_object();
+    if (gw_logstate.url_domains)
+        url_domains_write_locked();
     pthread_mutex_unlock(&gw_logstate.lock);
     if (set == GW_LOGS_GATEWAY)
         gw_log_tools_write();
@@ -125,10 +132,12 @@ void gw_log_close(void)
             free(gw_logstate.servers[i].name);
         }
         json_decref(gw_logstate.tools);
+        json_decref(gw_logstate.url_domains);
     }
     gw_logstate.main = gw_logstate.md = gw_logstate.jsonl = NULL;
     gw_logstate.nservers = 0;
     gw_logstate.tools = NULL;
+    gw_logstate.url_domains = NULL;
     gw_logstate.open = false;
     gw_logstate.dir[0] = 0;
     pthread_mutex_unlock(&gw_logstate.lock);
@@ -350,34 +359,131 @@ void gw_debug(const char *ns, const char *fmt, ...)
     free(msg);
 }
 
+/* ---- JSON documents rewritten whole -------------------------------------- */
+
+static bool write_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, data, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        data += w;
+        len -= (size_t)w;
+    }
+    return true;
+}
+
+bool gw_log_write_json_locked(const char *name, json_t *doc, bool newline, mode_t mode)
+{
+    if (!gw_logstate.open || !doc)
+        return false;
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (!text)
+        return false;
+    char tmp[4200], path[4200];
+    snprintf(tmp, sizeof tmp, "%s/%.200s.tmp", gw_logstate.dir, name);
+    snprintf(path, sizeof path, "%s/%.200s", gw_logstate.dir, name);
+    /* tmp file + rename so a reader never sees half a document; fchmod
+     * because the umask (or a tmp file left by a crash) must not decide
+     * the mode. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    bool ok = fd >= 0 && fchmod(fd, mode) == 0 && write_all(fd, text, strlen(text)) &&
+              (!newline || write_all(fd, "\n", 1));
+    if (fd >= 0 && close(fd) != 0)
+        ok = false;
+    if (fd >= 0 && (!ok || rename(tmp, path) != 0)) {
+        unlink(tmp);
+        ok = false;
+    }
+    free(text);
+    return ok;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+json_t *gw_json_sorted_keys(json_t *set)
+{
+    size_t n = json_object_size(set);
+    const char **keys = malloc((n ? n : 1) * sizeof *keys);
+    json_t *out = json_array();
+    if (!keys || !out) {
+        free(keys);
+        json_decref(out);
+        return NULL;
+    }
+    size_t i = 0;
+    const char *k;
+    json_t *x;
+    json_object_foreach(set, k, x) keys[i++] = k;
+    qsort(keys, n, sizeof *keys, cmp_str);
+    for (i = 0; i < n; i++)
+        json_array_append_new(out, json_string(keys[i]));
+    free(keys);
+    return out;
+}
+
 /* ---- tools.json ---------------------------------------------------------- */
 
 void gw_log_tools_write(void)
 {
     pthread_mutex_lock(&gw_logstate.lock);
-    if (!gw_logstate.open || !gw_logstate.tools) {
-        pthread_mutex_unlock(&gw_logstate.lock);
-        return;
+    if (gw_logstate.open && gw_logstate.tools) {
+        json_t *doc = json_pack("{s:O}", "servers", gw_logstate.tools);
+        gw_log_write_json_locked("tools.json", doc, true, 0644);
+        json_decref(doc);
     }
-    json_t *doc = json_pack("{s:O}", "servers", gw_logstate.tools);
-    char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    pthread_mutex_unlock(&gw_logstate.lock);
+}
+
+/* ---- observed-url-domains.json ------------------------------------------- */
+
+/* {"<server>":["sorted","hosts"]}, mode 0600 and no trailing newline, as
+ * upstream's logger writes it (spec §5.1). Caller holds the lock. */
+static void url_domains_write_locked(void)
+{
+    json_t *doc = json_object();
+    const char *server;
+    json_t *set;
+    json_object_foreach(gw_logstate.url_domains, server, set) {
+        json_t *list = gw_json_sorted_keys(set);
+        if (list)
+            json_object_set_new(doc, server, list);
+    }
+    if (!gw_log_write_json_locked(GW_OBSERVED_URL_DOMAINS_FILE, doc, false, 0600))
+        fprintf(stderr, "WARNING: Failed to write %s in %s\n", GW_OBSERVED_URL_DOMAINS_FILE, gw_logstate.dir);
     json_decref(doc);
-    char tmp[4200], path[4200];
-    snprintf(tmp, sizeof tmp, "%s/tools.json.tmp", gw_logstate.dir);
-    snprintf(path, sizeof path, "%s/tools.json", gw_logstate.dir);
-    /* tmp file + rename so a reader never sees half a document. */
-    FILE *f = text ? fopen(tmp, "w") : NULL;
-    if (f) {
-        fputs(text, f);
-        fputc('\n', f);
-        bool ok = fflush(f) == 0;
-        fclose(f);
-        if (ok)
-            rename(tmp, path);
-        else
-            unlink(tmp);
+}
+
+void gw_log_url_domains(const char *server, json_t *domains)
+{
+    if (!server || !*server || json_array_size(domains) == 0)
+        return;
+    pthread_mutex_lock(&gw_logstate.lock);
+    json_t *all = gw_logstate.url_domains;
+    json_t *set = all ? json_object_get(all, server) : NULL;
+    if (all && !set) {
+        set = json_object();
+        json_object_set_new(all, server, set);
     }
-    free(text);
+    bool changed = false;
+    size_t i;
+    json_t *d;
+    json_array_foreach(domains, i, d) {
+        const char *host = json_string_value(d);
+        if (set && host && *host && !json_object_get(set, host)) {
+            json_object_set_new(set, host, json_true());
+            changed = true;
+        }
+    }
+    /* Rewrite only when a host is new: the file then changes at most once
+     * per distinct host, not once per call. */
+    if (changed)
+        url_domains_write_locked();
     pthread_mutex_unlock(&gw_logstate.lock);
 }
 

@@ -11,6 +11,9 @@
  *   rpc-messages.jsonl   gateway<->backend JSON-RPC traffic, schema
  *                        rpc-message/v2, secrets redacted
  *   tools.json           the tools each backend offers, rewritten atomically
+ *   observed-url-domains.json
+ *                        {} at open; with --url-domain-audit, the URL hosts
+ *                        seen in each server's results, rewritten atomically
  * Debug lines (gw_debug) go to stderr and to mcp-gateway.log when the DEBUG
  * pattern list enables their namespace.
  *
@@ -82,6 +85,15 @@ void gw_log_rpc(const char *server, const char *direction, const char *method,
 /* Replaces tools.json's entry for `server` with [{name,description}] taken
  * from `tools` (an array of MCP tool objects; borrowed). */
 void gw_log_tools(const char *server, json_t *tools);
+
+#define GW_OBSERVED_URL_DOMAINS_FILE "observed-url-domains.json"
+
+/* Adds `domains` (an array of host strings; borrowed) to the set recorded
+ * for `server` and, when one of them is new, rewrites
+ * observed-url-domains.json as {"<server>":["sorted","hosts"]} (mode 0600,
+ * tmp + rename). An empty server id or list does nothing; so does a closed
+ * logger or a proxy-mode one (spec §5.1: gateway files only). */
+void gw_log_url_domains(const char *server, json_t *domains);
 
 /* Secret redaction used for rpc-messages.jsonl: returns a new reference to a
  * deep copy of `v` in which secret-looking keys have "[REDACTED]" values and

@@ -27,6 +27,7 @@ struct gw_logstate {
     } servers[GW_LOG_MAX_SERVERS];
     int nservers;
     json_t *tools; /* {"<server>":[{name,description}]} */
+    json_t *url_domains; /* {"<server>":{"<host>":true}}: sets, sorted when written */
 };
 extern struct gw_logstate gw_logstate;
 
@@ -39,5 +40,13 @@ void gw_md_entry(gw_level_t level, const char *category, const char *msg);
 void gw_md_raw(const char *text);
 void gw_md_finish_locked(void);
 void gw_log_tools_write(void);
+/* Writes `doc` (borrowed) as 2-space-indented JSON with sorted keys to
+ * <dir>/<name> through <name>.tmp + rename, the file having `mode`
+ * whatever the umask. False (nothing replaced) on any failure. Caller holds
+ * the lock. */
+bool gw_log_write_json_locked(const char *name, json_t *doc, bool newline, mode_t mode);
+/* A new array of the keys of object `set`, sorted bytewise (strcmp); NULL
+ * when out of memory. Borrows set. */
+json_t *gw_json_sorted_keys(json_t *set);
 
 #endif

@@ -273,6 +273,21 @@ static bool step_response_filter(gw_call_t *c)
     return true;
 }
 
+/* url_domain_audit: with --url-domain-audit, the URL hosts of a successful
+ * result are recorded under the backend's id in observed-url-domains.json.
+ * It runs after DIFC filtering and the response filter, so it records what
+ * the agent is shown, and before the size check, as upstream's middleware
+ * does (spec §4.11): a spilled payload is audited whole. */
+static bool step_url_domain_audit(gw_call_t *c)
+{
+    if (!c->s->url_domain_audit || !c->result || json_is_true(json_object_get(c->result, "isError")))
+        return true;
+    json_t *domains = gw_url_domains_extract(c->result);
+    gw_log_url_domains(c->s->backends[c->backend].id, domains);
+    json_decref(domains);
+    return true;
+}
+
 /* spill_payload: large results go to payloadDir (spec §4.11). */
 static bool step_spill_payload(gw_call_t *c)
 {
@@ -370,6 +385,7 @@ static const struct {
     {"label_response", step_label_response, false},
     {"filter", step_filter, false},
     {"response_filter", step_response_filter, false},
+    {"url_domain_audit", step_url_domain_audit, false},
     {"spill_payload", step_spill_payload, false},
     {"trace_end", step_trace_end, true},
     {"record", step_record, true},

@@ -87,6 +87,15 @@ static void apply_overrides(gw_server_t *s, const gw_options_t *o)
         s->payload_threshold = o->payload_size_threshold;
     else
         s->payload_threshold = (long)g->payload_size_threshold;
+    /* §1.3 puts the URL-domain audit under the same rule, but it has no
+     * config step: neither config format has the setting (upstream's
+     * field is toml:"-" json:"-", and both loaders reject unknown keys).
+     * So: the flag, else MCP_GATEWAY_URL_DOMAIN_AUDIT, else false, which
+     * gw_cli_parse already decided. */
+    s->url_domain_audit = o->url_domain_audit;
+    if (s->url_domain_audit)
+        gw_log(GW_LOG_INFO, "startup", "URL domain audit enabled: URL hosts in tool results go to %s",
+               GW_OBSERVED_URL_DOMAINS_FILE);
     s->tool_timeout_s = g->tool_timeout > 0 ? g->tool_timeout : GW_DEFAULT_TOOL_TIMEOUT_S;
     const char *gm = o->guards_mode;
     if (!o->guards_mode_set && s->cfg->guards_mode)
