@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -421,6 +422,49 @@ bool fg_http_ex(const char *method, const char *url, const char *const headers[]
     return rc == CURLE_OK;
 }
 
+bool fg_http_raw(int port, const char *req, size_t len, fg_resp_t *r)
+{
+    ensure_atexit();
+    memset(r, 0, sizeof *r);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    for (size_t off = 0; off < len;) {
+        ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0) {
+            close(fd);
+            return false;
+        }
+        off += (size_t)n;
+    }
+    sbuf_t b = {0};
+    char chunk[4096];
+    ssize_t n;
+    while ((n = recv(fd, chunk, sizeof chunk, 0)) > 0)
+        if (sink(chunk, 1, (size_t)n, &b) != (size_t)n)
+            break;
+    close(fd);
+    char *text = b.b ? b.b : strdup("");
+    char *split = strstr(text, "\r\n\r\n");
+    if (sscanf(text, "HTTP/1.%*d %ld", &r->status) != 1 || !split) {
+        free(text);
+        return false;
+    }
+    r->headers = strndup(text, (size_t)(split - text) + 2);
+    r->body = strdup(split + 4);
+    free(text);
+    return true;
+}
+
 void fg_resp_free(fg_resp_t *r)
 {
     free(r->body);
@@ -454,6 +498,73 @@ json_t *fg_sse_first(const char *body)
     const char *e = strchr(d, '\n');
     size_t n = e ? (size_t)(e - d) : strlen(d);
     return json_loadb(d, n, 0, NULL);
+}
+
+/* ---- MCP over raw HTTP ---- */
+
+bool fg_mcp_post(const char *url, const char *auth, const char *sid, const char *body, fg_resp_t *r)
+{
+    char ah[512], sh[160];
+    const char *h[6];
+    int n = 0;
+    if (auth) {
+        snprintf(ah, sizeof ah, "Authorization: %s", auth);
+        h[n++] = ah;
+    }
+    h[n++] = "Content-Type: application/json";
+    h[n++] = "Accept: application/json, text/event-stream";
+    if (sid && *sid) {
+        snprintf(sh, sizeof sh, "Mcp-Session-Id: %s", sid);
+        h[n++] = sh;
+    }
+    h[n] = NULL;
+    return fg_http("POST", url, h, body, r);
+}
+
+bool fg_mcp_open(const char *url, const char *auth, char *sid, size_t n)
+{
+    fg_resp_t r;
+    bool ok = fg_mcp_post(url, auth, NULL,
+                          "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+                          "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"harness\",\"version\":\"1\"}}}",
+                          &r) && r.status == 200;
+    char *id = ok ? fg_resp_header(&r, "Mcp-Session-Id") : NULL;
+    if (!id)
+        fprintf(stderr, "initialize on %s: HTTP %ld, no session: %s\n", url, r.status, r.body ? r.body : "");
+    fg_resp_free(&r);
+    if (!id)
+        return false;
+    snprintf(sid, n, "%s", id);
+    free(id);
+    ok = fg_mcp_post(url, auth, sid, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", &r) &&
+         r.status == 202;
+    if (!ok)
+        fprintf(stderr, "notifications/initialized on %s: HTTP %ld: %s\n", url, r.status, r.body ? r.body : "");
+    fg_resp_free(&r);
+    return ok;
+}
+
+json_t *fg_mcp_rpc(const char *url, const char *auth, const char *sid, const char *body)
+{
+    fg_resp_t r;
+    bool sent = fg_mcp_post(url, auth, sid, body, &r);
+    json_t *v = sent && r.status == 200 ? fg_sse_first(r.body) : NULL;
+    if (!v)
+        fprintf(stderr, "%s <- %s: HTTP %ld: %s\n", url, body, r.status, r.body ? r.body : "");
+    fg_resp_free(&r);
+    return v;
+}
+
+json_t *fg_mcp_tool(const char *url, const char *auth, const char *sid, const char *name, const char *args)
+{
+    json_t *a = json_loads(args, JSON_DECODE_ANY, NULL);
+    json_t *req = json_pack("{s:s,s:i,s:s,s:{s:s,s:o}}", "jsonrpc", "2.0", "id", 2, "method", "tools/call", "params",
+                            "name", name, "arguments", a ? a : json_null());
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    json_t *v = body ? fg_mcp_rpc(url, auth, sid, body) : NULL;
+    free(body);
+    return v;
 }
 
 int fg_free_port(void)

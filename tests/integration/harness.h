@@ -67,11 +67,29 @@ extern const char *fg_http_cainfo;
 bool fg_http(const char *method, const char *url, const char *const headers[], const char *body, fg_resp_t *r);
 bool fg_http_ex(const char *method, const char *url, const char *const headers[], const char *body, long timeout_ms,
                 fg_resp_t *r);
+/* Sends `len` raw bytes (a whole HTTP/1.1 request, which should ask for
+ * Connection: close) to 127.0.0.1:port and reads the answer to EOF: for
+ * bytes curl will not send, such as a NUL inside a header value. */
+bool fg_http_raw(int port, const char *req, size_t len, fg_resp_t *r);
 void fg_resp_free(fg_resp_t *r);
 /* Value of a response header (case-insensitive), malloc'd, or NULL. */
 char *fg_resp_header(const fg_resp_t *r, const char *name);
 /* JSON of the first "data: " line of an SSE body (new ref) or NULL. */
 json_t *fg_sse_first(const char *body);
+
+/* A minimal MCP client over fg_http, for tests that probe the front end
+ * directly. `auth` is the Authorization value (NULL: none); `sid` the
+ * Mcp-Session-Id (NULL or "": none). Every POST carries JSON Content-Type
+ * and both Accept values. */
+bool fg_mcp_post(const char *url, const char *auth, const char *sid, const char *body, fg_resp_t *r);
+/* initialize (2025-11-25) + notifications/initialized; the session id goes
+ * to sid[n]. False, with a message on stderr, on any unexpected answer. */
+bool fg_mcp_open(const char *url, const char *auth, char *sid, size_t n);
+/* One request in a session: the first SSE data JSON of a 200 reply (new
+ * ref), or NULL (printing the status and body) otherwise. */
+json_t *fg_mcp_rpc(const char *url, const char *auth, const char *sid, const char *body);
+/* tools/call `name` with `args` (JSON text), id 2; as fg_mcp_rpc. */
+json_t *fg_mcp_tool(const char *url, const char *auth, const char *sid, const char *name, const char *args);
 
 /* A TCP port that was free a moment ago. */
 int fg_free_port(void);
