@@ -1786,11 +1786,15 @@ bool wasm_compile_func(wasm_module_t *m, uint32_t defidx, wasm_load_error_t *why
         out->nlocals = L;
         out->nconsts = K;
         out->frame = L + K + c.maxh + 1;
+        /* the fixed-size init copy may write past the consts (into stack
+         * slots, garbage until written), never past the frame */
+        if (out->frame < out->nparams + WASM_INIT_FIXED)
+            out->frame = out->nparams + WASM_INIT_FIXED;
         if (ok) {
             /* never NULL: the interpreter memcpy()s it on every call */
             out->consts = malloc((K + 1) * sizeof(uint64_t));
             out->ninit = L - out->nparams + K;
-            out->init = calloc(out->ninit + 1, sizeof(uint64_t));
+            out->init = calloc(out->ninit + WASM_INIT_FIXED, sizeof(uint64_t));
             if (!out->consts || !out->init) {
                 ok = nomem(&c);
             } else {

@@ -64,6 +64,12 @@ static inline double f64_max(double a, double b) {
     return a > b ? a : b;
 }
 
+static inline uint64_t f32_bits(float f) {
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    return b;
+}
+
 static inline uint32_t rotl32(uint32_t x, uint32_t k) { k &= 31; return (x << k) | (x >> ((32 - k) & 31)); }
 static inline uint32_t rotr32(uint32_t x, uint32_t k) { k &= 31; return (x >> k) | (x << ((32 - k) & 31)); }
 static inline uint64_t rotl64(uint64_t x, uint64_t k) { k &= 63; return (x << k) | (x >> ((64 - k) & 63)); }
@@ -259,26 +265,41 @@ typedef int32_t __attribute__((may_alias)) i32a_t;
             if (atomic_load_explicit(real_intr, memory_order_relaxed) != 0 || --fuel < 0) goto interrupted; \
         } \
     } while (0)
-/* Zeroes the declared locals and copies the constants in: short loops,
- * most functions have a handful of each. */
+/* Zeroes the declared locals and copies the constants in: one fixed-size
+ * copy (two vector moves) covers most functions, a loop the rest. init is
+ * padded and the frame sized so the fixed copy stays inside both
+ * (compile.c). */
 #define INIT_FRAME() do { \
         const uint64_t *k_ = cur->init; slot_t *d_ = fp + cur->nparams; \
-        for (uint32_t i_ = 0, n_ = cur->ninit; i_ < n_; i_++) d_[i_].u64 = k_[i_]; \
+        uint32_t n_ = cur->ninit; \
+        memcpy(d_, k_, WASM_INIT_FIXED * sizeof(slot_t)); \
+        for (uint32_t i_ = WASM_INIT_FIXED; UNLIKELY(i_ < n_); i_++) d_[i_].u64 = k_[i_]; \
     } while (0)
+/* Results are written as whole 8-byte slots (i32 zero-extended, f32 as its
+ * bits): a slot is often read back whole soon after (MOV, RETURN1, call
+ * arguments), and an 8-byte load cannot be forwarded from a 4-byte store
+ * still in flight; the CPU then waits for the store to reach the cache. */
+#define SET(s, T, v) SET_##T(s, v)
+#define SET_u32(s, v) ((s).u64 = (uint32_t)(v))
+#define SET_i32(s, v) ((s).u64 = (uint32_t)(int32_t)(v))
+#define SET_u64(s, v) ((s).u64 = (uint64_t)(v))
+#define SET_i64(s, v) ((s).u64 = (uint64_t)(int64_t)(v))
+#define SET_f32(s, v) ((s).u64 = f32_bits(v))
+#define SET_f64(s, v) ((s).f64 = (v))
 #define RELOAD_MEM() do { mem = inst->mem->data; memsize = inst->mem->size; } while (0)
 
 #define BINOP(name, T, expr) L_##name: { \
         T x = fp[F1].T; T y = fp[F2].T; (void)x; (void)y; \
-        fp[F0].T = (expr); SKIP(2); }
+        SET(fp[F0], T, expr); SKIP(2); }
 #define CMPOP(name, T, expr) L_##name: { \
         T x = fp[F1].T; T y = fp[F2].T; \
         fp[F0].u64 = (expr); SKIP(2); }
 #define UNOP(name, TI, TO, expr) L_##name: { \
-        TI x = fp[F1].TI; fp[F0].TO = (expr); SKIP(2); }
+        TI x = fp[F1].TI; SET(fp[F0], TO, expr); SKIP(2); }
 #define LOAD(name, CT, TO, n) L_##name: { \
         uint64_t ea = (uint64_t)fp[F1].u32 + HI; \
         if (UNLIKELY(ea + (n) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
-        CT v_; memcpy(&v_, mem + ea, n); fp[F0].TO = v_; SKIP(2); }
+        CT v_; memcpy(&v_, mem + ea, n); SET(fp[F0], TO, v_); SKIP(2); }
 #define STORE(name, CT, TI, n) L_##name: { \
         uint64_t ea = (uint64_t)fp[F0].u32 + HI; \
         if (UNLIKELY(ea + (n) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
@@ -294,7 +315,7 @@ typedef int32_t __attribute__((may_alias)) i32a_t;
 #define LOADW(name, CT, TO, n) L_##name: { \
         uint64_t ea = (uint32_t)(fp[F1].u32 + HI); \
         if (UNLIKELY(ea + (n) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
-        CT v_; memcpy(&v_, mem + ea, n); fp[F0].TO = v_; SKIP(2); }
+        CT v_; memcpy(&v_, mem + ea, n); SET(fp[F0], TO, v_); SKIP(2); }
 #define STOREW(name, CT, TI, n) L_##name: { \
         uint64_t ea = (uint32_t)(fp[F0].u32 + HI); \
         if (UNLIKELY(ea + (n) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
@@ -303,11 +324,11 @@ typedef int32_t __attribute__((may_alias)) i32a_t;
         TI x = fp[F1].TI; \
         if (UNLIKELY(isnan(x))) TRAP(WASM_TRAP_INVALID_CONVERSION); \
         if (UNLIKELY(!((lo_ok) && (hi_ok)))) TRAP(WASM_TRAP_INT_OVERFLOW); \
-        fp[F0].u64 = 0; fp[F0].TO = (CT)x; SKIP(2); }
+        SET(fp[F0], TO, (CT)x); SKIP(2); }
 #define TRUNC_SAT(name, TI, TO, CT, lo_ok, hi_ok, minv, maxv) L_##name: { \
         TI x = fp[F1].TI; CT r_; \
         if (isnan(x)) r_ = 0; else if (!(lo_ok)) r_ = (minv); else if (!(hi_ok)) r_ = (maxv); else r_ = (CT)x; \
-        fp[F0].u64 = 0; fp[F0].TO = r_; SKIP(2); }
+        SET(fp[F0], TO, r_); SKIP(2); }
 
 static wasm_status_t run(run_t *R) {
     static const void *const labels[] = {
@@ -534,7 +555,7 @@ L_MOV:
         uint64_t ea = (uint32_t)(fp[F2].u32 + (uint32_t)pc[2].u); \
         if (UNLIKELY(ea + sizeof(T) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
         T x = fp[F1].T, y; memcpy(&y, mem + ea, sizeof(T)); \
-        fp[F0].T = (expr); SKIP(3); }
+        SET(fp[F0], T, expr); SKIP(3); }
     BINOP_LW(I32_ADD_LW, u32, x + y)
     BINOP_LW(I64_ADD_LW, u64, x + y)
     BINOP_LW(F32_ADD_LW, f32, x + y)
@@ -555,7 +576,7 @@ L_MOV:
 #define CH_ROTR(x, y) rotr32(x, y)
 #define Y(a, b) L_CH_##a##_##b: { \
         u32 t_ = CH_##a(fp[F1].u32, fp[F2].u32); \
-        fp[F0].u32 = CH_##b(t_, fp[F3].u32); SKIP(2); }
+        SET(fp[F0], u32, CH_##b(t_, fp[F3].u32)); SKIP(2); }
     WASM_CHAINS(Y)
 #undef Y
 L_MOV2: /* in order: the second copy may read the first's destination */
@@ -768,28 +789,28 @@ L_I32_DIV_S: {
             TRAP(WASM_TRAP_DIV_BY_ZERO);
         if (UNLIKELY(x == INT32_MIN && y == -1))
             TRAP(WASM_TRAP_INT_OVERFLOW);
-        fp[F0].i32 = x / y;
+        SET(fp[F0], i32, x / y);
         SKIP(2);
     }
 L_I32_DIV_U: {
         uint32_t x = fp[F1].u32, y = fp[F2].u32;
         if (UNLIKELY(y == 0))
             TRAP(WASM_TRAP_DIV_BY_ZERO);
-        fp[F0].u32 = x / y;
+        SET(fp[F0], u32, x / y);
         SKIP(2);
     }
 L_I32_REM_S: {
         int32_t x = fp[F1].i32, y = fp[F2].i32;
         if (UNLIKELY(y == 0))
             TRAP(WASM_TRAP_DIV_BY_ZERO);
-        fp[F0].i32 = y == -1 ? 0 : x % y;
+        SET(fp[F0], i32, y == -1 ? 0 : x % y);
         SKIP(2);
     }
 L_I32_REM_U: {
         uint32_t x = fp[F1].u32, y = fp[F2].u32;
         if (UNLIKELY(y == 0))
             TRAP(WASM_TRAP_DIV_BY_ZERO);
-        fp[F0].u32 = x % y;
+        SET(fp[F0], u32, x % y);
         SKIP(2);
     }
     BINOP(I32_AND, u32, x & y)
@@ -913,22 +934,22 @@ L_I64_REM_U: {
     TRUNC_SAT(I64_TRUNC_SAT_F64_U, f64, u64, uint64_t, x > -1.0, x < 18446744073709551616.0, 0, UINT64_MAX)
 
 L_I32_ADDI:
-    fp[F0].u32 = fp[F1].u32 + HI;
+    SET(fp[F0], u32, fp[F1].u32 + HI);
     SKIP(2);
 L_I32_SUBI: /* unused: subtraction is emitted as ADDI of the negation */
-    fp[F0].u32 = fp[F1].u32 - HI;
+    SET(fp[F0], u32, fp[F1].u32 - HI);
     SKIP(2);
 L_I32_ANDI:
-    fp[F0].u32 = fp[F1].u32 & HI;
+    SET(fp[F0], u32, fp[F1].u32 & HI);
     SKIP(2);
 L_I32_SHLI:
-    fp[F0].u32 = fp[F1].u32 << HI;
+    SET(fp[F0], u32, fp[F1].u32 << HI);
     SKIP(2);
 L_I32_SHR_UI:
-    fp[F0].u32 = fp[F1].u32 >> HI;
+    SET(fp[F0], u32, fp[F1].u32 >> HI);
     SKIP(2);
 L_I32_SHR_SI:
-    fp[F0].i32 = fp[F1].i32 >> HI;
+    SET(fp[F0], i32, fp[F1].i32 >> HI);
     SKIP(2);
 L_I64_ADDI:
     fp[F0].u64 = fp[F1].u64 + (uint64_t)(int64_t)HIS;

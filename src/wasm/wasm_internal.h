@@ -118,6 +118,11 @@ typedef struct wdata {
     uint32_t len;
 } wdata_t;
 
+/* Slots every call writes above the params with one fixed-size copy (the
+ * rest of init, if longer, by a loop): init is padded with zeros to at
+ * least this many entries and the frame has room for them. */
+#define WASM_INIT_FIXED 4u
+
 /* A compiled function: everything the interpreter needs for a call. */
 typedef struct wcode {
     const wasm_functype_t *type;
@@ -127,7 +132,7 @@ typedef struct wcode {
     uint32_t frame;     /* slots used by the frame incl. operand stack */
     uint64_t *consts;
     /* What a call writes above the params: zeroed locals then constants,
-     * one array so frame setup is one short copy loop. */
+     * one array so frame setup is one short copy (see WASM_INIT_FIXED). */
     uint64_t *init;
     uint32_t ninit;
     cell_t *code;
