@@ -4,9 +4,10 @@
  *      against jansson's bare json_loadb of the same text (the floor);
  *   2. SSE parsing of a stream of such events (MB/s), against memchr-only
  *      line splitting of the same bytes;
- *   3. tools/call round trips to the node fake server over stdio and over
- *      streamable HTTP (127.0.0.1): sequential latency, and throughput with
- *      8 threads sharing one backend (ratio to sequential).
+ *   3. tools/call round trips to the node fake servers over stdio, over
+ *      streamable HTTP and over HTTP+SSE (127.0.0.1): sequential latency,
+ *      and throughput with 8 threads sharing one backend (ratio to
+ *      sequential).
  * Usage: bench_mcp [seconds-per-figure]   (default 1)
  */
 #include "mcp/mcp.h"
@@ -194,6 +195,33 @@ static bool port_open(int port)
     return ok;
 }
 
+/* Round trips to a node fixture serving HTTP on a free port at `path`. */
+static void http_round_trips(const char *name, const char *script, const char *path)
+{
+    int port = free_port();
+    char portarg[16], url[64], js[512];
+    snprintf(portarg, sizeof portarg, "%d", port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    snprintf(js, sizeof js, "%s/%s", FLOWGATE_MCP_FIXTURES, script);
+    char *sargv[] = {FLOWGATE_NODE, js, portarg, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", 1, 0);
+    pid_t pid;
+    if (posix_spawn(&pid, FLOWGATE_NODE, &fa, NULL, sargv, environ) == 0) {
+        for (int i = 0; i < 200 && !port_open(port); i++)
+            poll(NULL, 0, 50);
+        mcp_backend_config_t h = {.id = "bench-http", .kind = MCP_BACKEND_HTTP, .http = {.url = url}};
+        mcp_backend_t *b = mcp_backend_new(&h, NULL);
+        if (b)
+            round_trips(name, b);
+        mcp_backend_free(b);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -210,26 +238,7 @@ int main(int argc, char **argv)
         round_trips("tools/call echo, stdio (node fake server)", b);
     mcp_backend_free(b);
 
-    int port = free_port();
-    char portarg[16], url[64];
-    snprintf(portarg, sizeof portarg, "%d", port);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
-    char *sargv[] = {FLOWGATE_NODE, FLOWGATE_MCP_FIXTURES "/fake_http_server.mjs", portarg, NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", 1, 0);
-    pid_t pid;
-    if (posix_spawn(&pid, FLOWGATE_NODE, &fa, NULL, sargv, environ) == 0) {
-        for (int i = 0; i < 200 && !port_open(port); i++)
-            poll(NULL, 0, 50);
-        mcp_backend_config_t h = {.id = "bench-http", .kind = MCP_BACKEND_HTTP, .http = {.url = url}};
-        b = mcp_backend_new(&h, NULL);
-        if (b)
-            round_trips("tools/call echo, HTTP (node fake server)", b);
-        mcp_backend_free(b);
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
-    posix_spawn_file_actions_destroy(&fa);
+    http_round_trips("tools/call echo, HTTP (node fake server)", "fake_http_server.mjs", "/mcp");
+    http_round_trips("tools/call echo, HTTP+SSE (node fake server)", "fake_sse_server.mjs", "/sse");
     return 0;
 }
