@@ -90,15 +90,23 @@ typedef struct comp {
 
     const void *const *handlers;
     bool plain; /* m->plain: no deferral, folding or fusion (test oracle) */
-    /* Straight-line code at function entry: declared locals still hold
-     * their zero, so clang's "local.set x (i32.const 0)" can be dropped. */
+    /* Outside every loop, code runs at most once and after all code before
+     * it in the text (branches there only go forward), so a declared local
+     * no instruction so far writes still holds its zero: clang's
+     * "local.set x (i32.const 0)" can be dropped. straight is false for the
+     * plain translation. */
     bool straight;
+    uint32_t loops_open;
     bool *written;
     uint32_t mov_at;    /* start of the last MOV emitted (UINT32_MAX: none) */
     uint32_t label_pos; /* last code position some branch targets */
     bool fold_ok;
     uint32_t fold_start, fold_end;
     int fold_op;
+    /* The foldable instruction before the last one (for fusing a pair
+     * with the instruction that follows them). */
+    uint32_t prev_start, prev_end;
+    int prev_op;
     bool oom;
 } comp_t;
 
@@ -244,6 +252,9 @@ static bool push(comp_t *c, uint8_t type) {
 static bool push_result(comp_t *c, uint8_t type, uint32_t start, int op) {
     if (!push(c, type))
         return false;
+    c->prev_start = c->fold_start;
+    c->prev_end = c->fold_end;
+    c->prev_op = c->fold_op;
     c->fold_ok = true;
     c->fold_start = start;
     c->fold_end = c->ncode;
@@ -255,6 +266,25 @@ static bool push_result(comp_t *c, uint8_t type, uint32_t start, int op) {
  * value just popped): only then may it be rewritten or fused. */
 static bool fold_matches(comp_t *c, uint16_t slot) {
     return !c->plain && c->fold_ok && c->ncode == c->fold_end && (uint16_t)(c->code[c->fold_start + 1].u & 0xffff) == slot;
+}
+
+/* Rewrites the destination of the foldable instruction just emitted (see
+ * fold_matches) to `slot`. Its handler reads all operands before writing,
+ * so the new destination may be one of them. */
+static void retarget_fold(comp_t *c, uint16_t slot) {
+    cell_t *cl = &c->code[c->fold_start + 1];
+    cl->u = (cl->u & ~(uint64_t)0xffff) | slot;
+    for (uint32_t k = c->nfix; k-- > 0;) {
+        if (c->fix[k] == (c->fold_start + 1) * 4) {
+            /* keep the list sorted: truncate_code relies on it */
+            memmove(&c->fix[k], &c->fix[k + 1], (c->nfix - k - 1) * sizeof(uint32_t));
+            c->nfix--;
+            break;
+        }
+        if (c->fix[k] / 4 < c->fold_start)
+            break;
+    }
+    c->fold_ok = false;
 }
 
 static const char *tname(uint8_t t) {
@@ -480,7 +510,15 @@ static void emit_return(comp_t *c) {
     if (n == 0) {
         emit_op(c, OP_RETURN0);
     } else if (n == 1) {
-        emit1(c, OP_RETURN1, c->stk[c->h - 1].slot);
+        ventry_t *v = &c->stk[c->h - 1];
+        if (v->kind == E_STACK && fold_matches(c, v->slot)) {
+            /* the value just computed goes straight to the result slot
+             * fp[0]: the locals die with the frame */
+            retarget_fold(c, 0);
+            emit_op(c, OP_RETURN0);
+        } else {
+            emit1(c, OP_RETURN1, v->slot);
+        }
     } else {
         materialize_from(c, c->h - n);
         emit1h(c, OP_RETURN, stack_slot(c->h - n), n);
@@ -515,6 +553,41 @@ static int invert_cmp(int op) {
     return -1;
 }
 
+/* The loop-increment shape: an I32_ADDI whose result the compare just
+ * after it takes as left operand (i = i + k; i < n; br_if) becomes one
+ * ADDI_BR(I)_<cmp> that still writes the sum, then compares and branches:
+ * one dispatch and no reload of the sum. The compare is fold_*, the add
+ * prev_*; no branch may land between them. Emits at *st (the relative
+ * target goes in the high half of the cell at *st + 2). */
+static bool addi_cmp_branch(comp_t *c, int cmp, uint16_t x, uint16_t y, uint32_t *st) {
+    if (c->prev_op != OP_I32_ADDI || c->prev_end != c->fold_start || c->label_pos == c->fold_start ||
+        c->code[c->prev_start].h != c->handlers[OP_I32_ADDI])
+        return false;
+    uint64_t w = c->code[c->prev_start + 1].u;
+    uint16_t d = (uint16_t)w, src = (uint16_t)(w >> 16);
+    uint32_t imm = (uint32_t)(w >> 32);
+    if (d != x)
+        return false;
+    bool small = false;
+    uint32_t v = 0;
+    if (y >= CONST_BASE && y < STACK_BASE) {
+        v = (uint32_t)c->consts[y - CONST_BASE];
+        small = (uint32_t)(int32_t)(int16_t)v == v;
+    }
+    truncate_code(c, c->prev_start);
+    c->fold_ok = false;
+    if (small) {
+        /* imm16 rides in the third slot field, unrecorded */
+        uint16_t s[2] = {d, src};
+        *st = emit_op(c, OP_ADDI_BRI_I32_EQ + (cmp - OP_I32_EQ));
+        emit_slots(c, 2, s, v & 0xffff);
+    } else {
+        *st = emit3(c, OP_ADDI_BR_I32_EQ + (cmp - OP_I32_EQ), d, src, y);
+    }
+    emit_raw(c, imm);
+    return true;
+}
+
 /* Emits "branch if cond is (true ? non-zero : zero)" for the popped entry
  * cond; returns the patch site for the relative target. Fuses with an i32
  * compare/eqz emitted just before. `loop` selects the interrupt-checking
@@ -532,6 +605,9 @@ static patch_t emit_condbr(comp_t *c, ventry_t cond, bool when_true, bool loop) 
         }
         if (op >= OP_I32_EQ && op <= OP_I32_GE_U) {
             int cmp = when_true ? op : invert_cmp(op);
+            uint32_t fst;
+            if (addi_cmp_branch(c, cmp, a, b, &fst))
+                return (patch_t){fst + 2, fst, 1};
             if (b >= CONST_BASE && b < STACK_BASE) {
                 uint32_t v = (uint32_t)c->consts[b - CONST_BASE];
                 if ((uint32_t)(int32_t)(int16_t)v == v) {
@@ -972,8 +1048,6 @@ static bool compile_body(comp_t *c) {
                 return false;
             continue;
         }
-        if (opc <= 0x11)
-            c->straight = false;
         switch (opc) {
         case 0x00: /* unreachable */
             if (reachable(c))
@@ -1002,6 +1076,8 @@ static bool compile_body(comp_t *c) {
             c->fold_ok = false;
             if (!push_ctrl(c, opc == 0x02 ? K_BLOCK : opc == 0x03 ? K_LOOP : K_IF, np, p, nr, rs, single))
                 return false;
+            if (opc == 0x03)
+                c->loops_open++;
             if (opc == 0x04 && reachable(c)) {
                 c->ctl[c->nctl - 1].has_else_patch = true;
                 c->ctl[c->nctl - 1].else_patch = ep;
@@ -1066,6 +1142,8 @@ static bool compile_body(comp_t *c) {
             uint32_t nr = f->nresults;
             const wasm_valtype_t *rs = f->results;
             c->nctl--;
+            if (kind == K_LOOP)
+                c->loops_open--;
             if (kind == K_FUNC) {
                 if (r->p != r->end)
                     return rd_fail(r, WASM_LOAD_MALFORMED, "section size mismatch: bytes after the function's end");
@@ -1303,7 +1381,8 @@ static bool compile_body(comp_t *c) {
                 return invalid(c, "unknown local %u", i);
             if (!pop_e(c, c->locals[i], &v))
                 return false;
-            if (c->straight && i >= c->out->nparams && !c->written[i] && v.kind == E_CONST && v.val == 0) {
+            if (c->straight && c->loops_open == 0 && i >= c->out->nparams && !c->written[i] && v.kind == E_CONST &&
+                v.val == 0) {
                 /* the local already holds zero */
             } else if (reachable(c)) {
                 c->written[i] = true;
@@ -1312,18 +1391,7 @@ static bool compile_body(comp_t *c) {
                     if ((c->stk[k].kind == E_LOCAL || c->stk[k].kind == E_ADDI) && c->stk[k].slot == i)
                         aliased = true;
                 if (!aliased && v.kind == E_STACK && fold_matches(c, v.slot)) {
-                    cell_t *cl = &c->code[c->fold_start + 1];
-                    cl->u = (cl->u & ~(uint64_t)0xffff) | i;
-                    for (uint32_t k = c->nfix; k-- > 0;) {
-                        if (c->fix[k] == (c->fold_start + 1) * 4) {
-                            /* keep the list sorted: truncate_code relies on it */
-                            memmove(&c->fix[k], &c->fix[k + 1], (c->nfix - k - 1) * sizeof(uint32_t));
-                            c->nfix--;
-                            break;
-                        }
-                        if (c->fix[k] / 4 < c->fold_start)
-                            break;
-                    }
+                    retarget_fold(c, (uint16_t)i);
                 } else if (!(v.kind == E_LOCAL && v.slot == i)) {
                     materialize_local(c, i);
                     emit_mov(c, (uint16_t)i, v.slot);
@@ -1842,7 +1910,8 @@ void wasm_dump_code(const wcode_t *w) {
         fprintf(stderr, "  %4u %-18s %u %u %u %u  (hi %d)\n", i, op >= 0 ? op_names[op] : "?", (unsigned)(v & 0xffff),
                 (unsigned)(v >> 16 & 0xffff), (unsigned)(v >> 32 & 0xffff), (unsigned)(v >> 48), (int32_t)(v >> 32));
         int len = 2;
-        if ((op >= OP_I32_ADD_LW && op <= OP_F64_MUL_LW) || op == OP_CONST || op == OP_CALL || op == OP_CALL_IMPORT || op == OP_CALL_INDIRECT || op == OP_MEMORY_INIT ||
+        if ((op >= OP_I32_ADD_LW && op <= OP_F64_MUL_LW) || (op >= OP_ADDI_BR_I32_EQ && op <= OP_ADDI_BRI_I32_GE_U) ||
+            op == OP_CONST || op == OP_CALL || op == OP_CALL_IMPORT || op == OP_CALL_INDIRECT || op == OP_MEMORY_INIT ||
             op == OP_TABLE_GROW || op == OP_TABLE_FILL || op == OP_TABLE_COPY || op == OP_TABLE_INIT)
             len = 3;
         if (op == OP_BR_TABLE)

@@ -547,6 +547,26 @@ L_BR_TABLE: {
     BRCMPI(BRI_I32_GE_S, i32, x >= y)
     BRCMPI(BRI_I32_GE_U, u32, x >= y)
 
+    /* i = i + imm; branch on (i cmp y): the sum is written before y is
+     * read (y may be i itself). Cells: d, src, y (or imm16); imm32 | rel. */
+#define ADDBR(name, T, Y, expr) L_##name: { \
+        u32 s_ = fp[F1].u32 + (u32)pc[2].u; SET(fp[F0], u32, s_); \
+        T x = (T)s_; T y = (Y); \
+        if (expr) { int32_t rel_ = (int32_t)(pc[2].u >> 32); pc += rel_; if (rel_ <= 0) CHECK_INTR(); NEXT(); } \
+        SKIP(3); }
+#define ADDBR2(cmp, T, expr) \
+    ADDBR(ADDI_BR_I32_##cmp, T, fp[F2].T, expr) ADDBR(ADDI_BRI_I32_##cmp, T, (T)(int16_t)F2, expr)
+    ADDBR2(EQ, u32, x == y)
+    ADDBR2(NE, u32, x != y)
+    ADDBR2(LT_S, i32, x < y)
+    ADDBR2(LT_U, u32, x < y)
+    ADDBR2(GT_S, i32, x > y)
+    ADDBR2(GT_U, u32, x > y)
+    ADDBR2(LE_S, i32, x <= y)
+    ADDBR2(LE_U, u32, x <= y)
+    ADDBR2(GE_S, i32, x >= y)
+    ADDBR2(GE_U, u32, x >= y)
+
     /* ---- data movement ---- */
 L_MOV:
     fp[F0] = fp[F1];
