@@ -209,6 +209,14 @@ static mcp_send_result_t post_msg(mcp_backend_t *b, const json_t *msg, const cha
         r = nothing_sent(rc) ? MCP_SEND_NOT_SENT : MCP_SEND_FAILED;
         err_set(err, "backend '%s': POST %s to %s failed: %s", b->id, method, endpoint,
                 cerr[0] ? cerr : curl_easy_strerror(rc));
+    } else if (status == 404) {
+        /* The server forgot our session (it keeps none across restarts) and
+         * did not act on the message: sending it again after reconnecting
+         * cannot duplicate it, so report it unsent and let the backend
+         * reconnect and retry once (spec: gateway §3.3, "session not
+         * found" reconnect). */
+        r = MCP_SEND_NOT_SENT;
+        err_set(err, "backend '%s': POST %s answered HTTP 404 (session not found): %s", b->id, method, body.text);
     } else if (status < 200 || status > 299) {
         r = MCP_SEND_FAILED;
         err_set(err, "backend '%s': POST %s answered HTTP %ld: %s", b->id, method, status, body.text);

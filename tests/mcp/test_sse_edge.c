@@ -1,7 +1,8 @@
 /* The HTTP+SSE backend transport's failure cases, against
  * tests/mcp/fixtures/fake_sse_server.mjs on 127.0.0.1 (port picked at run
  * time): configured headers on the GET and on every POST, server->client
- * requests answered over POST, a stream that dies mid-call, an endpoint on
+ * requests answered over POST, a stream that dies mid-call, a session the
+ * server forgot (404, reconnect and one retry), an endpoint on
  * another origin, a server that never names its endpoint, a non-stream
  * answer, and a deadline that sends notifications/cancelled. */
 #include "helpers.h"
@@ -123,6 +124,27 @@ static void test_sse_stream_that_dies_fails_the_call_and_next_call_reconnects(vo
     mcp_backend_free(b);
 }
 
+static void test_sse_forgotten_session_reconnects_and_retries_once(void **state)
+{
+    (void)state;
+    mcp_backend_t *b = backend_at("/sse", 10000);
+    json_t *r = th_call_tool_ok(b, "forget", NULL);
+    assert_string_equal(th_text(r), "forgotten");
+    json_decref(r);
+    json_t *st = server_stats();
+    json_int_t gets = json_integer_value(json_object_get(st, "gets"));
+    json_decref(st);
+    /* The POST gets 404; the call goes out again on a new stream. */
+    r = th_call_tool_ok(b, "echo", json_pack("{s:s}", "message", "again"));
+    assert_string_equal(th_text(r), "Echo: again");
+    json_decref(r);
+    assert_int_equal(mcp_backend_start_count(b), 2);
+    st = server_stats();
+    assert_int_equal(json_integer_value(json_object_get(st, "gets")), gets + 1);
+    json_decref(st);
+    mcp_backend_free(b);
+}
+
 static void test_sse_endpoint_on_another_origin_is_refused(void **state)
 {
     (void)state;
@@ -191,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_sse_configured_headers_reach_the_stream_and_every_post),
         cmocka_unit_test(test_sse_server_request_is_answered_over_post),
         cmocka_unit_test(test_sse_stream_that_dies_fails_the_call_and_next_call_reconnects),
+        cmocka_unit_test(test_sse_forgotten_session_reconnects_and_retries_once),
         cmocka_unit_test(test_sse_endpoint_on_another_origin_is_refused),
         cmocka_unit_test(test_sse_stream_without_endpoint_fails_at_the_startup_timeout),
         cmocka_unit_test(test_sse_non_stream_answer_is_named_in_the_error),
