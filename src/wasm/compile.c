@@ -525,6 +525,23 @@ static void emit_return(comp_t *c) {
     }
 }
 
+/* A forward jump to the end of t, patched there. The copy just emitted,
+ * if any, rides along as one MOV_BR (a value assigned on the way out of a
+ * branch arm: "local.set x; br" and block results): the MOV's cell has its
+ * high half free for the relative target. Not when a label sits between
+ * the two, since a branch landing on the jump must not do the copy. */
+static bool emit_forward_jump(comp_t *c, ctrl_t *t) {
+    if (!c->plain && c->mov_at != UINT32_MAX && c->mov_at + 2 == c->ncode && c->label_pos != c->ncode) {
+        uint32_t st = c->mov_at;
+        c->code[st].h = c->handlers[OP_MOV_BR];
+        c->mov_at = UINT32_MAX;
+        return add_patch(c, t, (patch_t){st + 1, st, 1});
+    }
+    uint32_t st = emit_op(c, OP_BR);
+    uint32_t cell = emit_raw(c, 0);
+    return add_patch(c, t, (patch_t){cell, st, 0});
+}
+
 /* Unconditional jump to label t (values already in place). */
 static bool emit_jump(comp_t *c, ctrl_t *t) {
     if (t->kind == K_LOOP) {
@@ -532,9 +549,7 @@ static bool emit_jump(comp_t *c, ctrl_t *t) {
         emit_raw(c, (uint64_t)((int64_t)t->start - (int64_t)st));
         return true;
     }
-    uint32_t st = emit_op(c, OP_BR);
-    uint32_t cell = emit_raw(c, 0);
-    return add_patch(c, t, (patch_t){cell, st, 0});
+    return emit_forward_jump(c, t);
 }
 
 static int invert_cmp(int op) {
@@ -588,6 +603,46 @@ static bool addi_cmp_branch(comp_t *c, int cmp, uint16_t x, uint16_t y, uint32_t
     return true;
 }
 
+/* Whether the foldable instruction before the last one is `op`, runs
+ * right before it (adjacent, no label between) and wrote x: then the two
+ * may become one instruction that still writes x. */
+static bool prev_wrote(comp_t *c, int op, uint16_t x) {
+    return c->prev_op == op && c->prev_end == c->fold_start && c->label_pos != c->fold_start &&
+           c->code[c->prev_start].h == c->handlers[op] && (uint16_t)c->code[c->prev_start + 1].u == x;
+}
+
+/* The byte-scan shape: an i32.load8_u (plain or wrapping-address form) at
+ * `at`, the last code but for a compare dropped with it, whose byte is
+ * tested against v (c == '"', c != '\\', br_if on the byte itself)
+ * becomes one LD8U(W)_BRI_<EQ|NE>: load (trapping as the load would),
+ * write the byte to the load's destination, compare, branch. Cells:
+ * d, addr, imm16; off32 | rel32. */
+static patch_t emit_load8_branch(comp_t *c, uint32_t at, bool eq, uint32_t v) {
+    uint64_t w = c->code[at + 1].u;
+    bool wrap = c->code[at].h == c->handlers[OP_I32_LOAD8_UW];
+    uint16_t s[2] = {(uint16_t)w, (uint16_t)(w >> 16)};
+    truncate_code(c, at);
+    c->fold_ok = false;
+    int op = wrap ? (eq ? OP_LD8UW_BRI_EQ : OP_LD8UW_BRI_NE) : (eq ? OP_LD8U_BRI_EQ : OP_LD8U_BRI_NE);
+    uint32_t st = emit_op(c, op);
+    emit_slots(c, 2, s, v & 0xffff); /* imm16 in the third field, unrecorded */
+    emit_raw(c, (uint32_t)(w >> 32));
+    return (patch_t){st + 2, st, 1};
+}
+
+/* The flag-test shape: the I32_ANDI at `at` (x & m), the last code but for
+ * an eqz dropped with it, whose result a branch tests for zero or not,
+ * becomes one BR_ANDI_<Z|NZ> that still writes x & m (it may be a local's
+ * value, from local.tee). Cells: d, x, imm32; rel. */
+static patch_t emit_andi_branch(comp_t *c, uint32_t at, bool zero) {
+    uint64_t w = c->code[at + 1].u;
+    truncate_code(c, at);
+    c->fold_ok = false;
+    uint32_t st = emit2(c, zero ? OP_BR_ANDI_Z : OP_BR_ANDI_NZ, (uint16_t)w, (uint16_t)(w >> 16), (uint32_t)(w >> 32));
+    emit_raw(c, 0);
+    return (patch_t){st + 2, st, 0};
+}
+
 /* Emits "branch if cond is (true ? non-zero : zero)" for the popped entry
  * cond; returns the patch site for the relative target. Fuses with an i32
  * compare/eqz emitted just before. `loop` selects the interrupt-checking
@@ -597,7 +652,15 @@ static patch_t emit_condbr(comp_t *c, ventry_t cond, bool when_true, bool loop) 
         int op = c->fold_op;
         uint64_t w = c->code[c->fold_start + 1].u;
         uint16_t a = (uint16_t)(w >> 16), b = (uint16_t)(w >> 32);
+        if (op == OP_I32_LOAD8_U || op == OP_I32_LOAD8_UW)
+            return emit_load8_branch(c, c->fold_start, !when_true, 0);
+        if (op == OP_I32_ANDI)
+            return emit_andi_branch(c, c->fold_start, !when_true);
         if (op == OP_I32_EQZ) {
+            if (prev_wrote(c, OP_I32_LOAD8_U, a) || prev_wrote(c, OP_I32_LOAD8_UW, a))
+                return emit_load8_branch(c, c->prev_start, when_true, 0);
+            if (prev_wrote(c, OP_I32_ANDI, a))
+                return emit_andi_branch(c, c->prev_start, when_true);
             truncate_code(c, c->fold_start);
             uint32_t st = emit2(c, when_true ? OP_BR_I32_EQZ : OP_BR_I32_NEZ, a, 0, 0);
             c->fold_ok = false;
@@ -611,6 +674,11 @@ static patch_t emit_condbr(comp_t *c, ventry_t cond, bool when_true, bool loop) 
             if (b >= CONST_BASE && b < STACK_BASE) {
                 uint32_t v = (uint32_t)c->consts[b - CONST_BASE];
                 if ((uint32_t)(int32_t)(int16_t)v == v) {
+                    bool eqne = cmp == OP_I32_EQ || cmp == OP_I32_NE;
+                    if (eqne && (prev_wrote(c, OP_I32_LOAD8_U, a) || prev_wrote(c, OP_I32_LOAD8_UW, a)))
+                        return emit_load8_branch(c, c->prev_start, cmp == OP_I32_EQ, v);
+                    if (eqne && v == 0 && prev_wrote(c, OP_I32_ANDI, a))
+                        return emit_andi_branch(c, c->prev_start, cmp == OP_I32_EQ);
                     truncate_code(c, c->fold_start);
                     if (v == 0 && (cmp == OP_I32_EQ || cmp == OP_I32_NE)) {
                         uint32_t st = emit2(c, cmp == OP_I32_EQ ? OP_BR_I32_EQZ : OP_BR_I32_NEZ, a, 0, 0);
@@ -1096,9 +1164,7 @@ static bool compile_body(comp_t *c) {
                 c->h += f->nresults;
                 materialize_from(c, f->height);
                 c->h -= f->nresults;
-                uint32_t st = emit_op(c, OP_BR);
-                uint32_t cell = emit_raw(c, 0);
-                if (!add_patch(c, f, (patch_t){cell, st, 0}))
+                if (!emit_forward_jump(c, f))
                     return false;
             }
             if (f->has_else_patch)
@@ -1911,6 +1977,7 @@ void wasm_dump_code(const wcode_t *w) {
                 (unsigned)(v >> 16 & 0xffff), (unsigned)(v >> 32 & 0xffff), (unsigned)(v >> 48), (int32_t)(v >> 32));
         int len = 2;
         if ((op >= OP_I32_ADD_LW && op <= OP_F64_MUL_LW) || (op >= OP_ADDI_BR_I32_EQ && op <= OP_ADDI_BRI_I32_GE_U) ||
+            (op >= OP_LD8U_BRI_EQ && op <= OP_BR_ANDI_NZ) ||
             op == OP_CONST || op == OP_CALL || op == OP_CALL_IMPORT || op == OP_CALL_INDIRECT || op == OP_MEMORY_INIT ||
             op == OP_TABLE_GROW || op == OP_TABLE_FILL || op == OP_TABLE_COPY || op == OP_TABLE_INIT)
             len = 3;

@@ -252,8 +252,16 @@ typedef int32_t __attribute__((may_alias)) i32a_t;
 #define HI (((const u32a_t *)(pc + 1))[1])
 #define HIS (((const i32a_t *)(pc + 1))[1])
 #define IMM16 ((int32_t)(int16_t)((const u16a_t *)(pc + 1))[1])
+#define IMM16HI ((int32_t)(int16_t)((const u16a_t *)(pc + 1))[2])
 
+#ifdef WASM_OPCOUNT
+/* Development aid (build with -DWASM_OPCOUNT): counts every dispatch and
+ * every (previous, next) pair, printed at exit; see opcount_* below. */
+static void opcount_hit(const void *h, const wcode_t *fn);
+#define NEXT() do { opcount_hit(pc->h, cur); goto *pc->h; } while (0)
+#else
 #define NEXT() goto *pc->h
+#endif
 #define SKIP(n) do { pc += (n); NEXT(); } while (0)
 /* One label per kind: setting the kind on the hot path (which GCC hoists
  * above the bounds check) would cost an instruction per access. */
@@ -329,6 +337,90 @@ typedef int32_t __attribute__((may_alias)) i32a_t;
         TI x = fp[F1].TI; CT r_; \
         if (isnan(x)) r_ = 0; else if (!(lo_ok)) r_ = (minv); else if (!(hi_ok)) r_ = (maxv); else r_ = (CT)x; \
         SET(fp[F0], TO, r_); SKIP(2); }
+
+#ifdef WASM_OPCOUNT
+static const char *const opcount_names[] = {
+#define X(n) #n,
+    WASM_OPS(X)
+#undef X
+#define Y(a, b) "CH_" #a "_" #b,
+    WASM_CHAINS(Y)
+#undef Y
+};
+static uint64_t opcount_n[OP__COUNT], opcount_pair[OP__COUNT][OP__COUNT];
+static int opcount_prev = -1;
+static const void *opcount_h[1024];
+static int opcount_op[1024];
+static uint64_t opcount_fn[1 << 16];
+
+static void opcount_dump(void) {
+    uint64_t total = 0;
+    for (int i = 0; i < OP__COUNT; i++)
+        total += opcount_n[i];
+    fprintf(stderr, "opcount: %llu dispatches\n", (unsigned long long)total);
+    for (int k = 0; k < 40; k++) {
+        int best = -1;
+        for (int i = 0; i < OP__COUNT; i++)
+            if (opcount_n[i] && (best < 0 || opcount_n[i] > opcount_n[best]))
+                best = i;
+        if (best < 0)
+            break;
+        fprintf(stderr, "  %-22s %12llu %5.1f%%\n", opcount_names[best], (unsigned long long)opcount_n[best],
+                100.0 * (double)opcount_n[best] / (double)total);
+        opcount_n[best] = 0;
+    }
+    fprintf(stderr, "opcount functions:\n");
+    for (int k = 0; k < 12; k++) {
+        int best = -1;
+        for (int i = 0; i < (1 << 16); i++)
+            if (opcount_fn[i] && (best < 0 || opcount_fn[i] > opcount_fn[best]))
+                best = i;
+        if (best < 0)
+            break;
+        fprintf(stderr, "  func %5d %12llu %5.1f%%\n", best, (unsigned long long)opcount_fn[best],
+                100.0 * (double)opcount_fn[best] / (double)total);
+        opcount_fn[best] = 0;
+    }
+    fprintf(stderr, "opcount pairs:\n");
+    for (int k = 0; k < 40; k++) {
+        int ba = -1, bb = -1;
+        for (int a = 0; a < OP__COUNT; a++)
+            for (int b = 0; b < OP__COUNT; b++)
+                if (opcount_pair[a][b] && (ba < 0 || opcount_pair[a][b] > opcount_pair[ba][bb]))
+                    ba = a, bb = b;
+        if (ba < 0)
+            break;
+        fprintf(stderr, "  %-22s %-22s %12llu %5.1f%%\n", opcount_names[ba], opcount_names[bb],
+                (unsigned long long)opcount_pair[ba][bb], 100.0 * (double)opcount_pair[ba][bb] / (double)total);
+        opcount_pair[ba][bb] = 0;
+    }
+}
+
+static void opcount_hit(const void *h, const wcode_t *fn) {
+    opcount_fn[fn->funcidx & 0xffff]++;
+    const void *const *t = wasm_interp_handlers();
+    size_t k = ((uintptr_t)h >> 3) % 1024;
+    if (!opcount_h[0] && !opcount_op[0]) {
+        for (int i = 0; i < 1024; i++)
+            opcount_op[i] = -1;
+        for (int i = 0; i < OP__COUNT; i++) {
+            size_t j = ((uintptr_t)t[i] >> 3) % 1024;
+            while (opcount_op[j] >= 0)
+                j = (j + 1) % 1024;
+            opcount_h[j] = t[i];
+            opcount_op[j] = i;
+        }
+        atexit(opcount_dump);
+    }
+    while (opcount_h[k] != h)
+        k = (k + 1) % 1024;
+    int op = opcount_op[k];
+    opcount_n[op]++;
+    if (opcount_prev >= 0)
+        opcount_pair[opcount_prev][op]++;
+    opcount_prev = op;
+}
+#endif
 
 static wasm_status_t run(run_t *R) {
     static const void *const labels[] = {
@@ -567,10 +659,42 @@ L_BR_TABLE: {
     ADDBR2(GE_S, i32, x >= y)
     ADDBR2(GE_U, u32, x >= y)
 
+    /* Byte load, write, compare with imm16, branch: the load traps before
+     * anything is written. EA is the plain or wrapping address form (LOAD,
+     * LOADW). Cells: d, addr, imm16; off32 | rel32. */
+#define LD8BR(name, EA, expr) L_##name: { \
+        uint64_t w_ = pc[2].u; uint64_t ea = (EA); \
+        if (UNLIKELY(ea + 1 > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+        u32 x = mem[ea]; u32 y = (u32)IMM16HI; SET(fp[F0], u32, x); \
+        if (expr) { int32_t rel_ = (int32_t)(w_ >> 32); pc += rel_; if (rel_ <= 0) CHECK_INTR(); NEXT(); } \
+        SKIP(3); }
+    LD8BR(LD8U_BRI_EQ, (uint64_t)fp[F1].u32 + (uint32_t)w_, x == y)
+    LD8BR(LD8U_BRI_NE, (uint64_t)fp[F1].u32 + (uint32_t)w_, x != y)
+    LD8BR(LD8UW_BRI_EQ, (uint32_t)(fp[F1].u32 + (uint32_t)w_), x == y)
+    LD8BR(LD8UW_BRI_NE, (uint32_t)(fp[F1].u32 + (uint32_t)w_), x != y)
+    /* d = x & imm32; branch on it being zero / non-zero. Cells: d, x,
+     * imm32; rel. */
+L_BR_ANDI_Z: {
+        u32 t_ = fp[F1].u32 & HI;
+        SET(fp[F0], u32, t_);
+        if (t_ == 0) { int64_t rel_ = pc[2].i; pc += rel_; if (rel_ <= 0) CHECK_INTR(); NEXT(); }
+        SKIP(3);
+    }
+L_BR_ANDI_NZ: {
+        u32 t_ = fp[F1].u32 & HI;
+        SET(fp[F0], u32, t_);
+        if (t_ != 0) { int64_t rel_ = pc[2].i; pc += rel_; if (rel_ <= 0) CHECK_INTR(); NEXT(); }
+        SKIP(3);
+    }
+
     /* ---- data movement ---- */
 L_MOV:
     fp[F0] = fp[F1];
     SKIP(2);
+L_MOV_BR: /* a copy, then a forward jump (no interruption check needed) */
+    fp[F0] = fp[F1];
+    pc += HIS;
+    NEXT();
 #define BINOP_LW(name, T, expr) L_##name: { \
         uint64_t ea = (uint32_t)(fp[F2].u32 + (uint32_t)pc[2].u); \
         if (UNLIKELY(ea + sizeof(T) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
