@@ -350,3 +350,26 @@ void th_long_operation(mcp_backend_t *b, json_t *token, th_progress_t *p)
     json_decref(res);
     pthread_mutex_destroy(&p->mu);
 }
+
+void th_expect_method_not_found(mcp_backend_t *b)
+{
+    json_t *res = NULL;
+    err_t e = {{0}};
+    assert_int_equal(mcp_backend_request(b, "foo/bar", NULL, mcp_now_ms() + 30000, NULL, &res, &e),
+                     MCP_CALL_RPC_ERROR);
+    assert_int_equal(json_integer_value(json_object_get(res, "code")), MCP_ERR_METHOD_NOT_FOUND);
+    assert_non_null(strstr(e.msg, "code=-32601"));
+    json_decref(res);
+}
+
+void th_stop_then_echo_restarts(mcp_backend_t *b)
+{
+    unsigned starts = mcp_backend_start_count(b);
+    mcp_backend_stop(b);
+    assert_int_equal(mcp_backend_state(b), MCP_STATE_STOPPED);
+    json_t *r = th_call_tool_ok(b, "echo", json_pack("{s:s}", "message", "again"));
+    assert_string_equal(th_text(r), "Echo: again");
+    json_decref(r);
+    assert_int_equal(mcp_backend_state(b), MCP_STATE_RUNNING);
+    assert_int_equal(mcp_backend_start_count(b), starts + 1);
+}

@@ -89,6 +89,13 @@ typedef struct th_progress {
  * its token) untouched. */
 void th_long_operation(mcp_backend_t *b, json_t *token, th_progress_t *p);
 
+/* A request for an unknown method ("foo/bar") must come back as the
+ * backend's JSON-RPC error -32601, named in err too. */
+void th_expect_method_not_found(mcp_backend_t *b);
+/* Stops b, checks it is STOPPED, then makes an echo call that must start it
+ * again: RUNNING, one more start than before. */
+void th_stop_then_echo_restarts(mcp_backend_t *b);
+
 /* Text of result.content[0].text, or "" */
 const char *th_text(const json_t *result);
 

@@ -94,22 +94,13 @@ static void test_sse_concurrent_calls_each_get_their_own_answer(void **state)
 static void test_sse_unknown_method_is_the_backends_rpc_error(void **state)
 {
     (void)state;
-    json_t *res = NULL;
-    err_t e = {{0}};
-    assert_int_equal(mcp_backend_request(be, "foo/bar", NULL, DEADLINE, NULL, &res, &e), MCP_CALL_RPC_ERROR);
-    assert_int_equal(json_integer_value(json_object_get(res, "code")), MCP_ERR_METHOD_NOT_FOUND);
-    json_decref(res);
+    th_expect_method_not_found(be);
 }
 
 static void test_sse_stop_then_next_use_opens_a_new_stream(void **state)
 {
     (void)state;
-    mcp_backend_stop(be);
-    assert_int_equal(mcp_backend_state(be), MCP_STATE_STOPPED);
-    json_t *r = th_call_tool_ok(be, "echo", json_pack("{s:s}", "message", "second stream"));
-    assert_string_equal(th_text(r), "Echo: second stream");
-    json_decref(r);
-    assert_int_equal(mcp_backend_start_count(be), 2);
+    th_stop_then_echo_restarts(be);
     assert_string_equal(mcp_backend_transport(be), "sse");
 }
 

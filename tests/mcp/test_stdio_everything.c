@@ -124,12 +124,7 @@ static void test_roots_list_from_the_server_is_answered(void **state)
 static void test_unknown_method_is_the_backends_rpc_error(void **state)
 {
     (void)state;
-    json_t *res = NULL;
-    err_t e = {{0}};
-    assert_int_equal(mcp_backend_request(be, "foo/bar", NULL, DEADLINE, NULL, &res, &e), MCP_CALL_RPC_ERROR);
-    assert_int_equal(json_integer_value(json_object_get(res, "code")), MCP_ERR_METHOD_NOT_FOUND);
-    assert_non_null(strstr(e.msg, "code=-32601"));
-    json_decref(res);
+    th_expect_method_not_found(be);
 }
 
 static void test_unknown_tool_result_is_passed_through(void **state)
@@ -157,16 +152,10 @@ static void test_stop_then_request_starts_a_new_process(void **state)
 {
     (void)state;
     pid_t old = mcp_backend_pid(be);
-    mcp_backend_stop(be);
-    assert_int_equal(mcp_backend_state(be), MCP_STATE_STOPPED);
-    assert_int_equal(mcp_backend_pid(be), -1);
+    th_stop_then_echo_restarts(be);
     assert_int_equal(kill(old, 0), -1); /* reaped: gone */
-    json_t *r = th_call_tool_ok(be, "echo", json_pack("{s:s}", "message", "again"));
-    assert_string_equal(th_text(r), "Echo: again");
-    json_decref(r);
-    assert_int_equal(mcp_backend_state(be), MCP_STATE_RUNNING);
-    assert_int_equal(mcp_backend_start_count(be), 2);
     assert_true(mcp_backend_pid(be) != old);
+    assert_string_equal(mcp_backend_transport(be), "stdio");
 }
 
 int main(void)
