@@ -997,6 +997,14 @@ static bool need_mem(comp_t *c) {
     return true;
 }
 
+/* Whether the instruction just emitted is `op` writing `slot`, with no
+ * label after it, even if a local.set/tee already took its destination
+ * (which clears fold_ok): the next instruction may absorb it. */
+static bool last_wrote(comp_t *c, int op, uint16_t slot) {
+    return !c->plain && c->ncode == c->fold_end && c->fold_end == c->fold_start + 2 && c->label_pos != c->ncode &&
+           c->code[c->fold_start].h == c->handlers[op] && (uint16_t)c->code[c->fold_start + 1].u == slot;
+}
+
 /* An address computed by the I32_ADDI emitted just before (and read by
  * nothing else) folds into a load/store that adds its immediate with 32-bit
  * wrap-around, as i32.add would. */
@@ -1305,7 +1313,19 @@ static bool compile_body(comp_t *c) {
             }
             if (ok && reachable(c)) {
                 materialize_from(c, c->h - arity); /* also settles lazy addresses */
-                uint32_t st = emit1h(c, OP_BR_TABLE, idx.slot, n);
+                uint32_t st;
+                if (c->fold_op == OP_I32_ADDI && idx.kind == E_STACK && fold_matches(c, idx.slot)) {
+                    /* switch (c - 'a'): the index's bias rides in a cell
+                     * of its own, before the targets */
+                    uint64_t w = c->code[c->fold_start + 1].u;
+                    uint16_t src = (uint16_t)(w >> 16);
+                    truncate_code(c, c->fold_start);
+                    c->fold_ok = false;
+                    st = emit1h(c, OP_BR_TABLE_ADDI, src, n);
+                    emit_raw(c, (uint32_t)(w >> 32));
+                } else {
+                    st = emit1h(c, OP_BR_TABLE, idx.slot, n);
+                }
                 uint32_t tab = c->ncode;
                 for (uint32_t i = 0; i <= n; i++)
                     emit_raw(c, 0);
@@ -1550,6 +1570,19 @@ static bool compile_body(comp_t *c) {
             }
             int lop = ops[k];
             uint16_t asl = a.slot;
+            if ((lop == OP_I32_LOAD || lop == OP_I32_LOAD8_U) && off <= 0xffff && a.kind == E_STACK &&
+                c->fold_op == OP_I32_ADD && fold_matches(c, a.slot)) {
+                /* base + index addressing */
+                uint64_t w = c->code[c->fold_start + 1].u;
+                truncate_code(c, c->fold_start);
+                c->fold_ok = false;
+                lop = lop == OP_I32_LOAD ? OP_I32_LOAD_RR : OP_I32_LOAD8_U_RR;
+                uint32_t st = emit3(c, lop, stack_slot(c->h), (uint16_t)(w >> 16), (uint16_t)(w >> 32));
+                c->code[st + 1].u |= (uint64_t)off << 48; /* unrecorded: not a slot */
+                if (!push_result(c, ty[k], st, lop))
+                    return false;
+                break;
+            }
             if (a.kind == E_ADDI && off == 0) {
                 lop = OP_I32_LOADW + (lop - OP_I32_LOAD);
                 off = (uint32_t)a.val;
@@ -1579,6 +1612,26 @@ static bool compile_body(comp_t *c) {
             if (reachable(c)) {
                 int sop = ops[k];
                 uint16_t asl = a.slot;
+                if (sop == OP_I32_STORE && a.kind != E_ADDI && last_wrote(c, OP_I32_ADDI, v.slot)) {
+                    /* p = p + k written back ("j->p++"): one ADDI_STORE */
+                    uint64_t w = c->code[c->fold_start + 1].u;
+                    truncate_code(c, c->fold_start);
+                    c->fold_ok = false;
+                    emit3(c, OP_I32_ADDI_STORE, (uint16_t)w, (uint16_t)(w >> 16), asl);
+                    emit_raw(c, (w >> 32) | (uint64_t)off << 32);
+                    break;
+                }
+                if ((sop == OP_I32_STORE || sop == OP_I32_STORE8) && off <= 0xffff && a.kind == E_STACK &&
+                    c->fold_op == OP_I32_ADD && fold_matches(c, a.slot)) {
+                    /* base + index addressing */
+                    uint64_t w = c->code[c->fold_start + 1].u;
+                    truncate_code(c, c->fold_start);
+                    c->fold_ok = false;
+                    uint32_t st = emit3(c, sop == OP_I32_STORE ? OP_I32_STORE_RR : OP_I32_STORE8_RR, (uint16_t)(w >> 16),
+                                        (uint16_t)(w >> 32), v.slot);
+                    c->code[st + 1].u |= (uint64_t)off << 48; /* unrecorded: not a slot */
+                    break;
+                }
                 if (a.kind == E_ADDI && off == 0) {
                     sop = OP_I32_STOREW + (sop - OP_I32_STORE);
                     off = (uint32_t)a.val;
@@ -1977,12 +2030,14 @@ void wasm_dump_code(const wcode_t *w) {
                 (unsigned)(v >> 16 & 0xffff), (unsigned)(v >> 32 & 0xffff), (unsigned)(v >> 48), (int32_t)(v >> 32));
         int len = 2;
         if ((op >= OP_I32_ADD_LW && op <= OP_F64_MUL_LW) || (op >= OP_ADDI_BR_I32_EQ && op <= OP_ADDI_BRI_I32_GE_U) ||
-            (op >= OP_LD8U_BRI_EQ && op <= OP_BR_ANDI_NZ) ||
+            (op >= OP_LD8U_BRI_EQ && op <= OP_BR_ANDI_NZ) || op == OP_I32_ADDI_STORE ||
             op == OP_CONST || op == OP_CALL || op == OP_CALL_IMPORT || op == OP_CALL_INDIRECT || op == OP_MEMORY_INIT ||
             op == OP_TABLE_GROW || op == OP_TABLE_FILL || op == OP_TABLE_COPY || op == OP_TABLE_INIT)
             len = 3;
         if (op == OP_BR_TABLE)
             len = 2 + (int)(v >> 32) + 1;
+        if (op == OP_BR_TABLE_ADDI)
+            len = 3 + (int)(v >> 32) + 1;
         if (op == OP_RETURN0)
             len = 1;
         i += len;

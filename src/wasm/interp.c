@@ -382,7 +382,7 @@ static void opcount_dump(void) {
         opcount_fn[best] = 0;
     }
     fprintf(stderr, "opcount pairs:\n");
-    for (int k = 0; k < 40; k++) {
+    for (int k = 0; k < 150; k++) {
         int ba = -1, bb = -1;
         for (int a = 0; a < OP__COUNT; a++)
             for (int b = 0; b < OP__COUNT; b++)
@@ -674,6 +674,17 @@ L_BR_TABLE: {
     LD8BR(LD8UW_BRI_NE, (uint32_t)(fp[F1].u32 + (uint32_t)w_), x != y)
     /* d = x & imm32; branch on it being zero / non-zero. Cells: d, x,
      * imm32; rel. */
+    /* switch on x + bias: cells idx, n; bias; n + 1 targets */
+L_BR_TABLE_ADDI: {
+        uint32_t i = fp[F0].u32 + (uint32_t)pc[2].u, n = HI;
+        if (i > n)
+            i = n;
+        int64_t rel = pc[3 + i].i;
+        pc += rel;
+        if (rel <= 0)
+            CHECK_INTR();
+        NEXT();
+    }
 L_BR_ANDI_Z: {
         u32 t_ = fp[F1].u32 & HI;
         SET(fp[F0], u32, t_);
@@ -781,6 +792,33 @@ L_GLOBAL_SET:
     STOREW(I64_STORE8W, uint8_t, u64, 1)
     STOREW(I64_STORE16W, uint16_t, u64, 2)
     STOREW(I64_STORE32W, uint32_t, u64, 4)
+    /* d = x + imm; mem[a + off] = d: the sum is written before the address
+     * is read (it may be the same slot). Cells: d, x, a; imm32 | off32. */
+L_I32_ADDI_STORE: {
+        uint64_t w_ = pc[2].u;
+        u32 s_ = fp[F1].u32 + (u32)w_;
+        SET(fp[F0], u32, s_);
+        uint64_t ea = (uint64_t)fp[F2].u32 + (w_ >> 32);
+        if (UNLIKELY(ea + 4 > memsize))
+            TRAP(WASM_TRAP_MEMORY_OOB);
+        memcpy(mem + ea, &s_, 4);
+        SKIP(3);
+    }
+    /* Base + index addressing: the address is the i32 sum (wrapping) of
+     * two slots, plus a 16-bit offset in the fourth field. Loads: d, base,
+     * index, off; stores: base, index, value, off. */
+#define LOAD_RR(name, CT, n) L_##name: { \
+        uint64_t ea = (uint64_t)(uint32_t)(fp[F1].u32 + fp[F2].u32) + F3; \
+        if (UNLIKELY(ea + (n) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+        CT v_; memcpy(&v_, mem + ea, n); SET(fp[F0], u32, v_); SKIP(2); }
+#define STORE_RR(name, CT, n) L_##name: { \
+        uint64_t ea = (uint64_t)(uint32_t)(fp[F0].u32 + fp[F1].u32) + F3; \
+        if (UNLIKELY(ea + (n) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+        CT x_ = (CT)fp[F2].u32; memcpy(mem + ea, &x_, n); SKIP(2); }
+    LOAD_RR(I32_LOAD_RR, uint32_t, 4)
+    LOAD_RR(I32_LOAD8_U_RR, uint8_t, 1)
+    STORE_RR(I32_STORE_RR, uint32_t, 4)
+    STORE_RR(I32_STORE8_RR, uint8_t, 1)
 L_MEMORY_SIZE:
     fp[F0].u64 = inst->mem->pages;
     SKIP(2);

@@ -1,7 +1,8 @@
 /*
  * test_branches — the compiler's fusions around branches and memory
- * (compile.c emit_forward_jump, emit_load8_branch, emit_andi_branch and
- * the ones after them): for every shape in `cases` the optimized
+ * (compile.c emit_forward_jump, emit_load8_branch, emit_andi_branch, the
+ * biased br_table index, the sum stored by the store after it and base +
+ * index addressing): for every shape in `cases` the optimized
  * translation must (a) emit the fused instruction and (b) behave as the
  * plain translation does on edge inputs: the same result, the same trap
  * (an out-of-bounds access traps before anything after it is written) and
@@ -50,6 +51,8 @@ typedef struct fcase {
 #define K(v) 0x41, v /* v < 64 */
 #define LOAD8_U(off) 0x2d, 0, off
 #define STORE8(off) 0x3a, 0, off
+#define LOAD(off) 0x28, 2, off
+#define STORE(off) 0x36, 2, off
 #define EQZ 0x45
 #define EQ 0x46
 #define NE 0x47
@@ -93,6 +96,19 @@ static const fcase_t cases[] = {
     CASE("and eq 0", OP_BR_ANDI_NZ, NO_LOCALS, BLOCK, GET(0), K(6), AND, K(0), EQ, IF, K(1), RETURN, END, END, K(2),
          END),
     CASE("and under if", OP_BR_ANDI_Z, NO_LOCALS, GET(0), K(1), AND, IF, K(1), RETURN, END, K(2), END),
+    /* switch (x - 98) { case 0: 10; case 1: 11; default: 12 } */
+    CASE("br_table on a biased index", OP_BR_TABLE_ADDI, NO_LOCALS, BLOCK, BLOCK, BLOCK, GET(0), 0x41, 0x9e, 0x7f,
+         ADD, 0x0e, 2, 0, 1, 2, END, K(10), RETURN, END, K(11), RETURN, END, K(12), END),
+    /* *x = l2 = y + 1; l2 */
+    CASE("add then store the sum", OP_I32_ADDI_STORE, ONE_LOCAL, GET(0), GET(1), K(1), ADD, TEE(2), STORE(0),
+         GET(2), END),
+    CASE("add then store the sum, offset", OP_I32_ADDI_STORE, NO_LOCALS, GET(0), GET(1), K(5), ADD, STORE(8), K(0),
+         END),
+    /* mem[x + y + 3] = 42 */
+    CASE("store8 base+index", OP_I32_STORE8_RR, NO_LOCALS, GET(0), GET(1), ADD, 0x41, 42, STORE8(3), K(0), END),
+    CASE("store base+index", OP_I32_STORE_RR, NO_LOCALS, GET(0), GET(1), ADD, GET(1), STORE(2), K(0), END),
+    CASE("load8 base+index", OP_I32_LOAD8_U_RR, NO_LOCALS, GET(0), GET(1), ADD, LOAD8_U(1), END),
+    CASE("load base+index", OP_I32_LOAD_RR, ONE_LOCAL, GET(0), GET(1), ADD, LOAD(2), TEE(2), GET(2), ADD, END),
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -272,8 +288,8 @@ static void test_fused_shapes_equal_the_plain_translation(void **state)
 {
     fixture_t *f = *state;
     static const int32_t xs[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 0x7f, 0x80, 0x81, 0x100,
-                                 (int32_t)0x80808080u, 65533, 65534, 65535, 65536, 65537, -1, -2, -3, -4,
-                                 INT32_MAX, INT32_MIN};
+                                 97, 98, 99, 100, (int32_t)0x80808080u, 65530, 65531, 65532, 65533, 65534,
+                                 65535, 65536, 65537, -1, -2, -3, -4, -96, -97, -98, -99, INT32_MAX, INT32_MIN};
     static const int32_t ys[] = {0, 1, 34, -1};
     wasm_instance_t *io = instantiate(f, f->opt), *ip = instantiate(f, f->plain);
     for (uint32_t idx = 0; idx < NCASES; idx++) {
