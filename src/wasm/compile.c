@@ -643,6 +643,31 @@ static patch_t emit_andi_branch(comp_t *c, uint32_t at, bool zero) {
     return (patch_t){st + 2, st, 0};
 }
 
+/* The bounds-loop shape: an i32.load (plain address form) at prev_*
+ * whose value the compare just after it takes as either operand
+ * (p < j->end, with j->end loaded right before) becomes one LD_BR_<cmp>:
+ * load (trapping as the load would), write the loaded value, compare the
+ * other operand with it, branch. Cells: d, addr, other; off32 | rel32. */
+static bool load_cmp_branch(comp_t *c, int cmp, uint16_t a, uint16_t b, uint32_t *st) {
+    /* the compare with its operands swapped (x < y is y > x) */
+    static const int8_t mirror[] = {0, 1, 4, 5, 2, 3, 8, 9, 6, 7};
+    uint16_t other;
+    if (prev_wrote(c, OP_I32_LOAD, b)) {
+        other = a;
+    } else if (prev_wrote(c, OP_I32_LOAD, a)) {
+        other = b;
+        cmp = OP_I32_EQ + mirror[cmp - OP_I32_EQ];
+    } else {
+        return false;
+    }
+    uint64_t w = c->code[c->prev_start + 1].u;
+    truncate_code(c, c->prev_start);
+    c->fold_ok = false;
+    *st = emit3(c, OP_LD_BR_I32_EQ + (cmp - OP_I32_EQ), (uint16_t)w, (uint16_t)(w >> 16), other);
+    emit_raw(c, (uint32_t)(w >> 32));
+    return true;
+}
+
 /* Emits "branch if cond is (true ? non-zero : zero)" for the popped entry
  * cond; returns the patch site for the relative target. Fuses with an i32
  * compare/eqz emitted just before. `loop` selects the interrupt-checking
@@ -669,7 +694,7 @@ static patch_t emit_condbr(comp_t *c, ventry_t cond, bool when_true, bool loop) 
         if (op >= OP_I32_EQ && op <= OP_I32_GE_U) {
             int cmp = when_true ? op : invert_cmp(op);
             uint32_t fst;
-            if (addi_cmp_branch(c, cmp, a, b, &fst))
+            if (addi_cmp_branch(c, cmp, a, b, &fst) || load_cmp_branch(c, cmp, a, b, &fst))
                 return (patch_t){fst + 2, fst, 1};
             if (b >= CONST_BASE && b < STACK_BASE) {
                 uint32_t v = (uint32_t)c->consts[b - CONST_BASE];
@@ -2031,6 +2056,7 @@ void wasm_dump_code(const wcode_t *w) {
         int len = 2;
         if ((op >= OP_I32_ADD_LW && op <= OP_F64_MUL_LW) || (op >= OP_ADDI_BR_I32_EQ && op <= OP_ADDI_BRI_I32_GE_U) ||
             (op >= OP_LD8U_BRI_EQ && op <= OP_BR_ANDI_NZ) || op == OP_I32_ADDI_STORE ||
+            (op >= OP_LD_BR_I32_EQ && op <= OP_LD_BR_I32_GE_U) ||
             op == OP_CONST || op == OP_CALL || op == OP_CALL_IMPORT || op == OP_CALL_INDIRECT || op == OP_MEMORY_INIT ||
             op == OP_TABLE_GROW || op == OP_TABLE_FILL || op == OP_TABLE_COPY || op == OP_TABLE_INIT)
             len = 3;

@@ -382,7 +382,7 @@ static void opcount_dump(void) {
         opcount_fn[best] = 0;
     }
     fprintf(stderr, "opcount pairs:\n");
-    for (int k = 0; k < 150; k++) {
+    for (int k = 0; k < 60; k++) {
         int ba = -1, bb = -1;
         for (int a = 0; a < OP__COUNT; a++)
             for (int b = 0; b < OP__COUNT; b++)
@@ -672,8 +672,26 @@ L_BR_TABLE: {
     LD8BR(LD8U_BRI_NE, (uint64_t)fp[F1].u32 + (uint32_t)w_, x != y)
     LD8BR(LD8UW_BRI_EQ, (uint32_t)(fp[F1].u32 + (uint32_t)w_), x == y)
     LD8BR(LD8UW_BRI_NE, (uint32_t)(fp[F1].u32 + (uint32_t)w_), x != y)
-    /* d = x & imm32; branch on it being zero / non-zero. Cells: d, x,
-     * imm32; rel. */
+    /* y = d = mem[addr + off] (i32.load); branch on other cmp y. The load
+     * traps before anything is written; other is read after d is written
+     * (it may be d). Cells: d, addr, other; off32 | rel32. */
+#define LDBR(name, T, expr) L_##name: { \
+        uint64_t w_ = pc[2].u; uint64_t ea = (uint64_t)fp[F1].u32 + (uint32_t)w_; \
+        if (UNLIKELY(ea + 4 > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+        u32 v_; memcpy(&v_, mem + ea, 4); SET(fp[F0], u32, v_); \
+        T x = fp[F2].T; T y = (T)v_; \
+        if (expr) { int32_t rel_ = (int32_t)(w_ >> 32); pc += rel_; if (rel_ <= 0) CHECK_INTR(); NEXT(); } \
+        SKIP(3); }
+    LDBR(LD_BR_I32_EQ, u32, x == y)
+    LDBR(LD_BR_I32_NE, u32, x != y)
+    LDBR(LD_BR_I32_LT_S, i32, x < y)
+    LDBR(LD_BR_I32_LT_U, u32, x < y)
+    LDBR(LD_BR_I32_GT_S, i32, x > y)
+    LDBR(LD_BR_I32_GT_U, u32, x > y)
+    LDBR(LD_BR_I32_LE_S, i32, x <= y)
+    LDBR(LD_BR_I32_LE_U, u32, x <= y)
+    LDBR(LD_BR_I32_GE_S, i32, x >= y)
+    LDBR(LD_BR_I32_GE_U, u32, x >= y)
     /* switch on x + bias: cells idx, n; bias; n + 1 targets */
 L_BR_TABLE_ADDI: {
         uint32_t i = fp[F0].u32 + (uint32_t)pc[2].u, n = HI;
@@ -685,6 +703,8 @@ L_BR_TABLE_ADDI: {
             CHECK_INTR();
         NEXT();
     }
+    /* d = x & imm32; branch on it being zero / non-zero. Cells: d, x,
+     * imm32; rel. */
 L_BR_ANDI_Z: {
         u32 t_ = fp[F1].u32 & HI;
         SET(fp[F0], u32, t_);

@@ -1,8 +1,8 @@
 /*
  * test_branches — the compiler's fusions around branches and memory
  * (compile.c emit_forward_jump, emit_load8_branch, emit_andi_branch, the
- * biased br_table index, the sum stored by the store after it and base +
- * index addressing): for every shape in `cases` the optimized
+ * biased br_table index, the sum stored by the store after it, base +
+ * index addressing and an i32.load fused into the compare-branch on it): for every shape in `cases` the optimized
  * translation must (a) emit the fused instruction and (b) behave as the
  * plain translation does on edge inputs: the same result, the same trap
  * (an out-of-bounds access traps before anything after it is written) and
@@ -109,6 +109,25 @@ static const fcase_t cases[] = {
     CASE("store base+index", OP_I32_STORE_RR, NO_LOCALS, GET(0), GET(1), ADD, GET(1), STORE(2), K(0), END),
     CASE("load8 base+index", OP_I32_LOAD8_U_RR, NO_LOCALS, GET(0), GET(1), ADD, LOAD8_U(1), END),
     CASE("load base+index", OP_I32_LOAD_RR, ONE_LOCAL, GET(0), GET(1), ADD, LOAD(2), TEE(2), GET(2), ADD, END),
+    /* y cmp mem[x] and mem[x + 4] cmp y (the compare mirrored) for every
+     * i32 compare, then under an if (the compare inverted) */
+#define LD_BR_CASES(name, opc, op, mirrored) \
+    CASE("load then " name " on it", op, NO_LOCALS, BLOCK, GET(1), GET(0), LOAD(0), opc, BR_IF(0), K(1), RETURN, \
+         END, K(2), END), \
+    CASE("load then " name " on it, loaded left", mirrored, ONE_LOCAL, BLOCK, GET(0), LOAD(4), TEE(2), GET(1), opc, \
+         BR_IF(0), K(1), SET(2), END, GET(2), END)
+    LD_BR_CASES("eq", 0x46, OP_LD_BR_I32_EQ, OP_LD_BR_I32_EQ),
+    LD_BR_CASES("ne", 0x47, OP_LD_BR_I32_NE, OP_LD_BR_I32_NE),
+    LD_BR_CASES("lt_s", 0x48, OP_LD_BR_I32_LT_S, OP_LD_BR_I32_GT_S),
+    LD_BR_CASES("lt_u", 0x49, OP_LD_BR_I32_LT_U, OP_LD_BR_I32_GT_U),
+    LD_BR_CASES("gt_s", 0x4a, OP_LD_BR_I32_GT_S, OP_LD_BR_I32_LT_S),
+    LD_BR_CASES("gt_u", 0x4b, OP_LD_BR_I32_GT_U, OP_LD_BR_I32_LT_U),
+    LD_BR_CASES("le_s", 0x4c, OP_LD_BR_I32_LE_S, OP_LD_BR_I32_GE_S),
+    LD_BR_CASES("le_u", 0x4d, OP_LD_BR_I32_LE_U, OP_LD_BR_I32_GE_U),
+    LD_BR_CASES("ge_s", 0x4e, OP_LD_BR_I32_GE_S, OP_LD_BR_I32_LE_S),
+    LD_BR_CASES("ge_u", 0x4f, OP_LD_BR_I32_GE_U, OP_LD_BR_I32_LE_U),
+    CASE("load then lt_u under if", OP_LD_BR_I32_GE_U, NO_LOCALS, GET(1), GET(0), LOAD(0), 0x49, IF, K(1), RETURN,
+         END, K(2), END),
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -116,6 +135,8 @@ static const fcase_t cases[] = {
 static const fcase_t spins[] = {
     CASE("load8 spin", OP_LD8U_BRI_NE, NO_LOCALS, LOOP, GET(0), LOAD8_U(0), K(7), NE, BR_IF(0), END, K(0), END),
     CASE("and spin", OP_BR_ANDI_NZ, NO_LOCALS, LOOP, GET(0), K(1), AND, BR_IF(0), END, K(0), END),
+    /* while (y != *(x + 12)): mem[13..16] is not zero, mem[16..19] is */
+    CASE("load spin", OP_LD_BR_I32_NE, NO_LOCALS, LOOP, GET(1), GET(0), LOAD(12), NE, BR_IF(0), END, K(0), END),
 };
 #define NSPINS (sizeof spins / sizeof spins[0])
 #define NFUNCS (NCASES + NSPINS)
@@ -290,7 +311,8 @@ static void test_fused_shapes_equal_the_plain_translation(void **state)
     static const int32_t xs[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 0x7f, 0x80, 0x81, 0x100,
                                  97, 98, 99, 100, (int32_t)0x80808080u, 65530, 65531, 65532, 65533, 65534,
                                  65535, 65536, 65537, -1, -2, -3, -4, -96, -97, -98, -99, INT32_MAX, INT32_MIN};
-    static const int32_t ys[] = {0, 1, 34, -1};
+    /* ... and two words of data: 'a' '"' '\\' 0 at 0, '\\' 0 7 0xff at 2 */
+    static const int32_t ys[] = {0, 1, 34, -1, 0x005c2261, (int32_t)0xff07005cu};
     wasm_instance_t *io = instantiate(f, f->opt), *ip = instantiate(f, f->plain);
     for (uint32_t idx = 0; idx < NCASES; idx++) {
         for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
@@ -324,7 +346,7 @@ static void test_fused_self_loops_are_interrupted(void **state)
         uint32_t idx = (uint32_t)NCASES + k;
         int32_t r;
         wasm_trap_t trap;
-        /* x = 1: mem[1] is '"', not 7, and 1 is odd: both spin forever */
+        /* x = 1: mem[1] is '"', not 7, and 1 is odd: all spin forever */
         wasm_call_opts_t fuel = {.fuel = 100000};
         if (call(inst, idx, 1, 0, &fuel, &r, &trap) != WASM_INTERRUPTED)
             fail_msg("%s: not interrupted by fuel", spins[k].name);
