@@ -1030,6 +1030,26 @@ static bool last_wrote(comp_t *c, int op, uint16_t slot) {
            c->code[c->fold_start].h == c->handlers[op] && (uint16_t)c->code[c->fold_start + 1].u == slot;
 }
 
+/* The COPY op for a store of v (sop; wrap: its address is a lazy
+ * slot + imm, the LOADW/STOREW form) when v is the temporary the load just
+ * emitted produced, with the same width and address form; -1 otherwise. */
+static int copy_op(comp_t *c, int sop, ventry_t v, bool wrap) {
+    if (v.kind != E_STACK || !fold_matches(c, v.slot))
+        return -1;
+    static const struct { int load, store, copy; } pairs[] = {
+        {OP_I64_LOAD, OP_I64_STORE, OP_COPY64}, {OP_I32_LOAD, OP_I32_STORE, OP_COPY32},
+        {OP_I32_LOAD8_U, OP_I32_STORE8, OP_COPY8},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        if (sop != pairs[i].store)
+            continue;
+        int load = wrap ? OP_I32_LOADW + (pairs[i].load - OP_I32_LOAD) : pairs[i].load;
+        if (c->fold_op == load)
+            return pairs[i].copy + (wrap ? 1 : 0);
+    }
+    return -1;
+}
+
 /* An address computed by the I32_ADDI emitted just before (and read by
  * nothing else) folds into a load/store that adds its immediate with 32-bit
  * wrap-around, as i32.add would. */
@@ -1637,6 +1657,19 @@ static bool compile_body(comp_t *c) {
             if (reachable(c)) {
                 int sop = ops[k];
                 uint16_t asl = a.slot;
+                int cop = copy_op(c, sop, v, a.kind == E_ADDI);
+                if (cop >= 0 && (a.kind != E_ADDI || off == 0)) {
+                    /* a load whose value only this store reads: one
+                     * memory-to-memory copy (memcpy's unrolled loops) */
+                    uint64_t w = c->code[c->fold_start + 1].u;
+                    if (a.kind == E_ADDI)
+                        off = (uint32_t)a.val;
+                    truncate_code(c, c->fold_start);
+                    c->fold_ok = false;
+                    emit2(c, cop, (uint16_t)(w >> 16), asl, 0);
+                    emit_raw(c, (w >> 32) | (uint64_t)off << 32);
+                    break;
+                }
                 if (sop == OP_I32_STORE && a.kind != E_ADDI && last_wrote(c, OP_I32_ADDI, v.slot)) {
                     /* p = p + k written back ("j->p++"): one ADDI_STORE */
                     uint64_t w = c->code[c->fold_start + 1].u;
@@ -2056,7 +2089,7 @@ void wasm_dump_code(const wcode_t *w) {
         int len = 2;
         if ((op >= OP_I32_ADD_LW && op <= OP_F64_MUL_LW) || (op >= OP_ADDI_BR_I32_EQ && op <= OP_ADDI_BRI_I32_GE_U) ||
             (op >= OP_LD8U_BRI_EQ && op <= OP_BR_ANDI_NZ) || op == OP_I32_ADDI_STORE ||
-            (op >= OP_LD_BR_I32_EQ && op <= OP_LD_BR_I32_GE_U) ||
+            (op >= OP_LD_BR_I32_EQ && op <= OP_LD_BR_I32_GE_U) || (op >= OP_COPY64 && op <= OP_COPY8W) ||
             op == OP_CONST || op == OP_CALL || op == OP_CALL_IMPORT || op == OP_CALL_INDIRECT || op == OP_MEMORY_INIT ||
             op == OP_TABLE_GROW || op == OP_TABLE_FILL || op == OP_TABLE_COPY || op == OP_TABLE_INIT)
             len = 3;

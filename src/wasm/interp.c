@@ -839,6 +839,24 @@ L_I32_ADDI_STORE: {
     LOAD_RR(I32_LOAD8_U_RR, uint8_t, 1)
     STORE_RR(I32_STORE_RR, uint32_t, 4)
     STORE_RR(I32_STORE8_RR, uint8_t, 1)
+    /* A load whose value only the store after it reads: copy n bytes from
+     * src + off_s to dst + off_d, each address in the plain (LOAD/STORE) or
+     * wrapping (LOADW/STOREW) form; the load's bounds are checked first.
+     * Cells: src, dst; off_s | off_d. */
+#define EA_PLAIN(x, off) ((uint64_t)(x) + (uint32_t)(off))
+#define EA_WRAP(x, off) ((uint64_t)(uint32_t)((x) + (uint32_t)(off)))
+#define COPY(name, CT, n, EA) L_##name: { \
+        uint64_t w_ = pc[2].u; uint64_t s_ = EA(fp[F0].u32, w_); \
+        if (UNLIKELY(s_ + (n) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+        uint64_t d_ = EA(fp[F1].u32, w_ >> 32); \
+        if (UNLIKELY(d_ + (n) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+        CT v_; memcpy(&v_, mem + s_, n); memcpy(mem + d_, &v_, n); SKIP(3); }
+    COPY(COPY64, uint64_t, 8, EA_PLAIN)
+    COPY(COPY64W, uint64_t, 8, EA_WRAP)
+    COPY(COPY32, uint32_t, 4, EA_PLAIN)
+    COPY(COPY32W, uint32_t, 4, EA_WRAP)
+    COPY(COPY8, uint8_t, 1, EA_PLAIN)
+    COPY(COPY8W, uint8_t, 1, EA_WRAP)
 L_MEMORY_SIZE:
     fp[F0].u64 = inst->mem->pages;
     SKIP(2);

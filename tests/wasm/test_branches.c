@@ -2,7 +2,8 @@
  * test_branches — the compiler's fusions around branches and memory
  * (compile.c emit_forward_jump, emit_load8_branch, emit_andi_branch, the
  * biased br_table index, the sum stored by the store after it, base +
- * index addressing and an i32.load fused into the compare-branch on it): for every shape in `cases` the optimized
+ * index addressing, an i32.load fused into the compare-branch on it, and
+ * load + store pairs as one copy): for every shape in `cases` the optimized
  * translation must (a) emit the fused instruction and (b) behave as the
  * plain translation does on edge inputs: the same result, the same trap
  * (an out-of-bounds access traps before anything after it is written) and
@@ -126,6 +127,13 @@ static const fcase_t cases[] = {
     LD_BR_CASES("le_u", 0x4d, OP_LD_BR_I32_LE_U, OP_LD_BR_I32_GE_U),
     LD_BR_CASES("ge_s", 0x4e, OP_LD_BR_I32_GE_S, OP_LD_BR_I32_LE_S),
     LD_BR_CASES("ge_u", 0x4f, OP_LD_BR_I32_GE_U, OP_LD_BR_I32_LE_U),
+    /* *(y + 16) = *(x + 1), 8, 4 and 1 bytes, plain and wrapping addresses */
+    CASE("copy i64", OP_COPY64, NO_LOCALS, GET(1), GET(0), 0x29, 3, 1, 0x37, 3, 16, K(0), END),
+    CASE("copy i32, wrapping addresses", OP_COPY32W, NO_LOCALS, GET(1), K(2), ADD, GET(0), K(3), ADD, LOAD(0),
+         STORE(0), K(0), END),
+    CASE("copy byte", OP_COPY8, NO_LOCALS, GET(1), GET(0), LOAD8_U(0), STORE8(4), K(0), END),
+    CASE("copy f64, wrapping addresses", OP_COPY64W, NO_LOCALS, GET(1), K(9), ADD, GET(0), K(1), ADD, 0x2b, 3, 0,
+         0x39, 3, 0, K(0), END),
     CASE("load then lt_u under if", OP_LD_BR_I32_GE_U, NO_LOCALS, GET(1), GET(0), LOAD(0), 0x49, IF, K(1), RETURN,
          END, K(2), END),
 };
