@@ -7,6 +7,10 @@
  * pc, fp, the memory base and size (reloaded after calls, returns and
  * memory.grow), the interrupt flag pointer and the fuel counter. The
  * interrupt flag is read at function entry and on backward branches only.
+ *
+ * Profiling: build with -DWASM_OPCOUNT (e.g. CMAKE_C_FLAGS) and every
+ * dispatch is counted; at exit the top ops, functions and (op, next op)
+ * pairs go to stderr: the pairs are the candidates for fusion.
  */
 #include <math.h>
 #include <pthread.h>
