@@ -839,7 +839,6 @@ L_I32_ADDI_STORE: {
         uint64_t ea = (uint64_t)(uint32_t)(fp[F0].u32 + fp[F1].u32) + F3; \
         if (UNLIKELY(ea + (n) > memsize)) TRAP(WASM_TRAP_MEMORY_OOB); \
         CT x_ = (CT)fp[F2].u32; memcpy(mem + ea, &x_, n); SKIP(2); }
-    LOAD_RR(I32_LOAD_RR, uint32_t, 4)
     LOAD_RR(I32_LOAD8_U_RR, uint8_t, 1)
     STORE_RR(I32_STORE_RR, uint32_t, 4)
     STORE_RR(I32_STORE8_RR, uint8_t, 1)

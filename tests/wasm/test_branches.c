@@ -109,7 +109,6 @@ static const fcase_t cases[] = {
     CASE("store8 base+index", OP_I32_STORE8_RR, NO_LOCALS, GET(0), GET(1), ADD, 0x41, 42, STORE8(3), K(0), END),
     CASE("store base+index", OP_I32_STORE_RR, NO_LOCALS, GET(0), GET(1), ADD, GET(1), STORE(2), K(0), END),
     CASE("load8 base+index", OP_I32_LOAD8_U_RR, NO_LOCALS, GET(0), GET(1), ADD, LOAD8_U(1), END),
-    CASE("load base+index", OP_I32_LOAD_RR, ONE_LOCAL, GET(0), GET(1), ADD, LOAD(2), TEE(2), GET(2), ADD, END),
     /* y cmp mem[x] and mem[x + 4] cmp y (the compare mirrored) for every
      * i32 compare, then under an if (the compare inverted) */
 #define LD_BR_CASES(name, opc, op, mirrored) \
