@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "modbuild.h"
 #include "wasm/ops.h"
 #include "wasm/wasm_internal.h"
 
@@ -153,129 +154,49 @@ static const fcase_t *func_case(uint32_t i) { return i < NCASES ? &cases[i] : &s
 /* Memory contents at the start of every call: the bytes tokenizers test. */
 static const uint8_t data[] = {'a', '"', '\\', 0, 7, 0xff, 0x80, '"', 'z', 7, 34, 92, 0, 1, 2, 3};
 
-typedef struct bytes {
-    uint8_t *p;
-    size_t n, cap;
-} bytes_t;
-
-static void put(bytes_t *b, uint8_t v)
-{
-    if (b->n == b->cap) {
-        b->cap = b->cap ? 2 * b->cap : 256;
-        b->p = realloc(b->p, b->cap);
-        assert_non_null(b->p);
-    }
-    b->p[b->n++] = v;
-}
-
-static void put_u32(bytes_t *b, uint32_t v)
-{
-    do {
-        uint8_t byte = v & 0x7f;
-        v >>= 7;
-        put(b, byte | (v ? 0x80 : 0));
-    } while (v);
-}
-
-static void put_section(bytes_t *mod, uint8_t id, bytes_t *body)
-{
-    put(mod, id);
-    put_u32(mod, (uint32_t)body->n);
-    for (size_t i = 0; i < body->n; i++)
-        put(mod, body->p[i]);
-    body->n = 0;
-}
-
 static bytes_t build_module(void)
 {
     bytes_t mod = {0}, sec = {0};
-    static const uint8_t header[] = {0, 'a', 's', 'm', 1, 0, 0, 0};
-    for (size_t i = 0; i < sizeof header; i++)
-        put(&mod, header[i]);
+    mb_put_header(&mod);
     /* type 0: (i32 i32) -> i32 */
-    put_u32(&sec, 1);
-    put(&sec, 0x60), put_u32(&sec, 2), put(&sec, 0x7f), put(&sec, 0x7f), put_u32(&sec, 1), put(&sec, 0x7f);
-    put_section(&mod, 1, &sec);
-    put_u32(&sec, NFUNCS);
-    for (uint32_t i = 0; i < NFUNCS; i++)
-        put_u32(&sec, 0);
-    put_section(&mod, 3, &sec);
-    put_u32(&sec, 1), put(&sec, 0), put_u32(&sec, 1); /* memory 1 page */
-    put_section(&mod, 5, &sec);
-    put_u32(&sec, NFUNCS);
-    for (uint32_t i = 0; i < NFUNCS; i++) {
-        char name[16];
-        int n = snprintf(name, sizeof name, "f%u", i);
-        put_u32(&sec, (uint32_t)n);
-        for (int k = 0; k < n; k++)
-            put(&sec, (uint8_t)name[k]);
-        put(&sec, 0x00), put_u32(&sec, i);
-    }
-    put_section(&mod, 7, &sec);
-    put_u32(&sec, NFUNCS);
+    mb_put_u32(&sec, 1);
+    mb_put(&sec, 0x60), mb_put_u32(&sec, 2), mb_put(&sec, 0x7f), mb_put(&sec, 0x7f), mb_put_u32(&sec, 1), mb_put(&sec, 0x7f);
+    mb_put_section(&mod, 1, &sec);
+    mb_put_func_section(&mod, &sec, NFUNCS, NULL);
+    mb_put_u32(&sec, 1), mb_put(&sec, 0), mb_put_u32(&sec, 1); /* memory 1 page */
+    mb_put_section(&mod, 5, &sec);
+    mb_put_export_section(&mod, &sec, NFUNCS);
+    mb_put_u32(&sec, NFUNCS);
     for (uint32_t i = 0; i < NFUNCS; i++) {
         const fcase_t *c = func_case(i);
-        put_u32(&sec, (uint32_t)c->n);
-        for (size_t k = 0; k < c->n; k++)
-            put(&sec, c->body[k]);
+        mb_put_u32(&sec, (uint32_t)c->n);
+        mb_put_ops(&sec, c->body, c->n);
     }
-    put_section(&mod, 10, &sec);
+    mb_put_section(&mod, 10, &sec);
     free(sec.p);
     return mod;
 }
 
-typedef struct fixture {
-    bytes_t bin;
-    wasm_module_t *opt, *plain;
-    wasm_linker_t *linker;
-} fixture_t;
+typedef mb_pair_t fixture_t;
 
 static int setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->bin = build_module();
-    err_t err = {{0}};
-    wasm_load_error_t why;
-    f->opt = wasm_module_load(f->bin.p, f->bin.n, &why, &err);
-    if (!f->opt)
-        fail_msg("load: %s", err.msg);
-    f->plain = wasm_module_load_plain(f->bin.p, f->bin.n, &why, &err);
-    assert_non_null(f->plain);
-    f->linker = wasm_linker_new();
-    assert_non_null(f->linker);
-    *state = f;
+    *state = mb_pair_load(build_module());
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fixture_t *f = *state;
-    wasm_linker_free(f->linker);
-    wasm_module_free(f->opt);
-    wasm_module_free(f->plain);
-    free(f->bin.p);
-    free(f);
+    mb_pair_free(*state);
     return 0;
 }
 
-static wasm_instance_t *instantiate(fixture_t *f, const wasm_module_t *m)
-{
-    err_t err = {{0}};
-    wasm_inst_error_t iwhy;
-    wasm_instance_t *inst = wasm_instance_new(m, f->linker, NULL, &iwhy, &err);
-    if (!inst)
-        fail_msg("instantiate: %s", err.msg);
-    return inst;
-}
+static wasm_instance_t *instantiate(fixture_t *f, const wasm_module_t *m) { return mb_instantiate(f, m, NULL); }
 
 static wasm_status_t call(wasm_instance_t *inst, uint32_t idx, int32_t x, int32_t y, const wasm_call_opts_t *opts,
                           int32_t *out, wasm_trap_t *trap)
 {
-    char name[16];
-    snprintf(name, sizeof name, "f%u", idx);
-    wasm_func_t *fn = wasm_instance_export_func(inst, name);
-    assert_non_null(fn);
+    wasm_func_t *fn = mb_export(inst, idx);
     uint8_t *mem = wasm_memory_ptr(inst, 0, WASM_PAGE_SIZE);
     assert_non_null(mem);
     memset(mem, 0, WASM_PAGE_SIZE);

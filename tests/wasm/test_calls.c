@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "modbuild.h"
 #include "wasm/ops.h"
 #include "wasm/wasm_internal.h"
 
@@ -40,63 +41,6 @@ enum { Y_LOCAL, Y_IMM, IF_IMM, NSHAPES };
 #define NFUSED ((uint32_t)(NSHAPES * NCMP * NADD))
 enum { F_SPIN = NFUSED, F_SUM, F_FIB, F_LOOPZERO, NFUNCS };
 
-typedef struct bytes {
-    uint8_t *p;
-    size_t n, cap;
-} bytes_t;
-
-static void put(bytes_t *b, uint8_t v)
-{
-    if (b->n == b->cap) {
-        b->cap = b->cap ? 2 * b->cap : 256;
-        b->p = realloc(b->p, b->cap);
-        assert_non_null(b->p);
-    }
-    b->p[b->n++] = v;
-}
-
-static void put_u32(bytes_t *b, uint32_t v)
-{
-    do {
-        uint8_t byte = v & 0x7f;
-        v >>= 7;
-        put(b, byte | (v ? 0x80 : 0));
-    } while (v);
-}
-
-static void put_s32(bytes_t *b, int32_t v)
-{
-    int64_t x = v;
-    for (;;) {
-        uint8_t byte = x & 0x7f;
-        x >>= 7;
-        bool done = (x == 0 && !(byte & 0x40)) || (x == -1 && (byte & 0x40));
-        put(b, byte | (done ? 0 : 0x80));
-        if (done)
-            return;
-    }
-}
-
-static void put_bytes(bytes_t *b, const bytes_t *src)
-{
-    for (size_t i = 0; i < src->n; i++)
-        put(b, src->p[i]);
-}
-
-static void put_section(bytes_t *mod, uint8_t id, bytes_t *body)
-{
-    put(mod, id);
-    put_u32(mod, (uint32_t)body->n);
-    put_bytes(mod, body);
-    body->n = 0;
-}
-
-static void put_ops(bytes_t *b, const uint8_t *ops, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        put(b, ops[i]);
-}
-
 static uint32_t fused_index(int shape, unsigned ci, unsigned ai)
 {
     return ((uint32_t)shape * NCMP + ci) * NADD + ai;
@@ -108,27 +52,27 @@ static uint32_t fused_index(int shape, unsigned ci, unsigned ai)
  *   x = x + K; if (x cmp 13) x = x + 1000 end  x */
 static void put_fused_body(bytes_t *f, int shape, uint8_t cmp, int32_t k)
 {
-    put(f, 0); /* no locals beyond the params */
+    mb_put(f, 0); /* no locals beyond the params */
     if (shape != IF_IMM)
-        put(f, 0x02), put(f, 0x40);
-    put(f, 0x20), put(f, 0);
-    put(f, 0x41), put_s32(f, k);
-    put(f, 0x6a);
-    put(f, 0x22), put(f, 0); /* local.tee 0 */
+        mb_put(f, 0x02), mb_put(f, 0x40);
+    mb_put(f, 0x20), mb_put(f, 0);
+    mb_put(f, 0x41), mb_put_s32(f, k);
+    mb_put(f, 0x6a);
+    mb_put(f, 0x22), mb_put(f, 0); /* local.tee 0 */
     if (shape == Y_LOCAL)
-        put(f, 0x20), put(f, 1);
+        mb_put(f, 0x20), mb_put(f, 1);
     else
-        put(f, 0x41), put_s32(f, 13);
-    put(f, cmp);
+        mb_put(f, 0x41), mb_put_s32(f, 13);
+    mb_put(f, cmp);
     if (shape == IF_IMM)
-        put(f, 0x04), put(f, 0x40);
+        mb_put(f, 0x04), mb_put(f, 0x40);
     else
-        put(f, 0x0d), put(f, 0);
+        mb_put(f, 0x0d), mb_put(f, 0);
     static const uint8_t add1000[] = {0x20, 0, 0x41, 0xe8, 0x07, 0x6a, 0x21, 0}; /* x = x + 1000 */
-    put_ops(f, add1000, sizeof add1000);
-    put(f, 0x0b);
-    put(f, 0x20), put(f, 0);
-    put(f, 0x0b);
+    mb_put_ops(f, add1000, sizeof add1000);
+    mb_put(f, 0x0b);
+    mb_put(f, 0x20), mb_put(f, 0);
+    mb_put(f, 0x0b);
 }
 
 static void put_body(bytes_t *code, uint32_t idx)
@@ -142,24 +86,24 @@ static void put_body(bytes_t *code, uint32_t idx)
          * whole loop and branches to itself */
         static const uint8_t b[] = {0, 0x03, 0x40, 0x20, 0, 0x41, 1, 0x6a, 0x22, 0, 0x41, 0, 0x47, 0x0d, 0, 0x0b,
                                     0x20, 0, 0x0b};
-        put_ops(&f, b, sizeof b);
+        mb_put_ops(&f, b, sizeof b);
     } else if (idx == F_SUM) {
         /* n == 0 ? 0 : sum(n - 1) + n, the add written to the result slot */
         static const uint8_t b1[] = {0, 0x20, 0, 0x45, 0x04, 0x40, 0x41, 0, 0x0f, 0x0b, 0x20, 0, 0x41, 0x7f, 0x6a, 0x10};
-        put_ops(&f, b1, sizeof b1);
-        put_u32(&f, F_SUM);
+        mb_put_ops(&f, b1, sizeof b1);
+        mb_put_u32(&f, F_SUM);
         static const uint8_t b2[] = {0x20, 0, 0x6a, 0x0b};
-        put_ops(&f, b2, sizeof b2);
+        mb_put_ops(&f, b2, sizeof b2);
     } else if (idx == F_FIB) {
         /* n < 2 ? n : fib(n - 1) + fib(n - 2): no loop at all */
         static const uint8_t b1[] = {0, 0x20, 0, 0x41, 2, 0x49, 0x04, 0x40, 0x20, 0, 0x0f, 0x0b,
                                      0x20, 0, 0x41, 0x7f, 0x6a, 0x10};
-        put_ops(&f, b1, sizeof b1);
-        put_u32(&f, F_FIB);
+        mb_put_ops(&f, b1, sizeof b1);
+        mb_put_u32(&f, F_FIB);
         static const uint8_t b2[] = {0x20, 0, 0x41, 0x7e, 0x6a, 0x10};
-        put_ops(&f, b2, sizeof b2);
-        put_u32(&f, F_FIB);
-        put(&f, 0x6a), put(&f, 0x0b);
+        mb_put_ops(&f, b2, sizeof b2);
+        mb_put_u32(&f, F_FIB);
+        mb_put(&f, 0x6a), mb_put(&f, 0x0b);
     } else {
         /* locals x (2), acc (3):
          * loop  acc += x; x = 0; if (n & 1) x = 5; end; br_if 0 (n = n - 1)  end  acc */
@@ -171,10 +115,10 @@ static void put_body(bytes_t *code, uint32_t idx)
                                     0x20, 0, 0x41, 0x7f, 0x6a, 0x22, 0, 0x0d, 0,
                                     0x0b,
                                     0x20, 3, 0x0b};
-        put_ops(&f, b, sizeof b);
+        mb_put_ops(&f, b, sizeof b);
     }
-    put_u32(code, (uint32_t)f.n);
-    put_bytes(code, &f);
+    mb_put_u32(code, (uint32_t)f.n);
+    mb_put_bytes(code, &f);
     free(f.p);
 }
 
@@ -183,88 +127,45 @@ static uint32_t func_type(uint32_t idx) { return idx == F_SPIN || idx == F_SUM |
 static bytes_t build_module(void)
 {
     bytes_t mod = {0}, sec = {0};
-    static const uint8_t header[] = {0, 'a', 's', 'm', 1, 0, 0, 0};
-    for (size_t i = 0; i < sizeof header; i++)
-        put(&mod, header[i]);
+    mb_put_header(&mod);
     /* type 0: (i32 i32) -> i32, type 1: (i32) -> i32 */
-    put_u32(&sec, 2);
-    put(&sec, 0x60), put_u32(&sec, 2), put(&sec, 0x7f), put(&sec, 0x7f), put_u32(&sec, 1), put(&sec, 0x7f);
-    put(&sec, 0x60), put_u32(&sec, 1), put(&sec, 0x7f), put_u32(&sec, 1), put(&sec, 0x7f);
-    put_section(&mod, 1, &sec);
-    put_u32(&sec, NFUNCS);
-    for (uint32_t i = 0; i < NFUNCS; i++)
-        put_u32(&sec, func_type(i));
-    put_section(&mod, 3, &sec);
-    put_u32(&sec, NFUNCS);
-    for (uint32_t i = 0; i < NFUNCS; i++) {
-        char name[16];
-        int n = snprintf(name, sizeof name, "f%u", i);
-        put_u32(&sec, (uint32_t)n);
-        for (int k = 0; k < n; k++)
-            put(&sec, (uint8_t)name[k]);
-        put(&sec, 0x00), put_u32(&sec, i);
-    }
-    put_section(&mod, 7, &sec);
-    put_u32(&sec, NFUNCS);
+    mb_put_u32(&sec, 2);
+    mb_put(&sec, 0x60), mb_put_u32(&sec, 2), mb_put(&sec, 0x7f), mb_put(&sec, 0x7f), mb_put_u32(&sec, 1), mb_put(&sec, 0x7f);
+    mb_put(&sec, 0x60), mb_put_u32(&sec, 1), mb_put(&sec, 0x7f), mb_put_u32(&sec, 1), mb_put(&sec, 0x7f);
+    mb_put_section(&mod, 1, &sec);
+    mb_put_func_section(&mod, &sec, NFUNCS, func_type);
+    mb_put_export_section(&mod, &sec, NFUNCS);
+    mb_put_u32(&sec, NFUNCS);
     for (uint32_t i = 0; i < NFUNCS; i++)
         put_body(&sec, i);
-    put_section(&mod, 10, &sec);
+    mb_put_section(&mod, 10, &sec);
     free(sec.p);
     return mod;
 }
 
-typedef struct fixture {
-    bytes_t bin;
-    wasm_module_t *opt, *plain;
-    wasm_linker_t *linker;
-} fixture_t;
+typedef mb_pair_t fixture_t;
 
 static int setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->bin = build_module();
-    err_t err = {{0}};
-    wasm_load_error_t why;
-    f->opt = wasm_module_load(f->bin.p, f->bin.n, &why, &err);
-    if (!f->opt)
-        fail_msg("load: %s", err.msg);
-    f->plain = wasm_module_load_plain(f->bin.p, f->bin.n, &why, &err);
-    assert_non_null(f->plain);
-    f->linker = wasm_linker_new();
-    assert_non_null(f->linker);
-    *state = f;
+    *state = mb_pair_load(build_module());
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fixture_t *f = *state;
-    wasm_linker_free(f->linker);
-    wasm_module_free(f->opt);
-    wasm_module_free(f->plain);
-    free(f->bin.p);
-    free(f);
+    mb_pair_free(*state);
     return 0;
 }
 
 static wasm_instance_t *instantiate(fixture_t *f, const wasm_module_t *m, const wasm_limits_t *limits)
 {
-    err_t err = {{0}};
-    wasm_inst_error_t iwhy;
-    wasm_instance_t *inst = wasm_instance_new(m, f->linker, limits, &iwhy, &err);
-    if (!inst)
-        fail_msg("instantiate: %s", err.msg);
-    return inst;
+    return mb_instantiate(f, m, limits);
 }
 
 static wasm_status_t call(wasm_instance_t *inst, uint32_t idx, const int32_t *args, uint32_t nargs,
                           const wasm_call_opts_t *opts, int32_t *out, wasm_trap_t *trap)
 {
-    char name[16];
-    snprintf(name, sizeof name, "f%u", idx);
-    wasm_func_t *fn = wasm_instance_export_func(inst, name);
-    assert_non_null(fn);
+    wasm_func_t *fn = mb_export(inst, idx);
     wasm_val_t a[2], r = {0};
     for (uint32_t i = 0; i < nargs; i++)
         a[i] = (wasm_val_t){.type = WASM_I32, .of.i32 = args[i]};

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "modbuild.h"
 #include "wasm/ops.h"
 #include "wasm/wasm_internal.h"
 
@@ -40,67 +41,29 @@ enum {
     NSHAPES
 };
 
-typedef struct bytes {
-    uint8_t *p;
-    size_t n, cap;
-} bytes_t;
-
-static void put(bytes_t *b, uint8_t v)
-{
-    if (b->n == b->cap) {
-        b->cap = b->cap ? 2 * b->cap : 256;
-        b->p = realloc(b->p, b->cap);
-        assert_non_null(b->p);
-    }
-    b->p[b->n++] = v;
-}
-
-static void put_u32(bytes_t *b, uint32_t v)
-{
-    do {
-        uint8_t byte = v & 0x7f;
-        v >>= 7;
-        put(b, byte | (v ? 0x80 : 0));
-    } while (v);
-}
-
-static void put_bytes(bytes_t *b, const bytes_t *src)
-{
-    for (size_t i = 0; i < src->n; i++)
-        put(b, src->p[i]);
-}
-
-static void put_section(bytes_t *mod, uint8_t id, bytes_t *body)
-{
-    put(mod, id);
-    put_u32(mod, (uint32_t)body->n);
-    put_bytes(mod, body);
-    body->n = 0;
-}
-
 static void put_body(bytes_t *code, int shape, uint8_t first, uint8_t second)
 {
     bytes_t f = {0};
-    put(&f, 0); /* no locals beyond the params */
+    mb_put(&f, 0); /* no locals beyond the params */
     if (shape == TEMP_RIGHT) {
-        put(&f, 0x20), put(&f, 2);
+        mb_put(&f, 0x20), mb_put(&f, 2);
     }
-    put(&f, 0x20), put(&f, 0);
+    mb_put(&f, 0x20), mb_put(&f, 0);
     if (shape == IMM_FIRST) {
-        put(&f, 0x41), put(&f, 13);
+        mb_put(&f, 0x41), mb_put(&f, 13);
     } else {
-        put(&f, 0x20), put(&f, 1);
+        mb_put(&f, 0x20), mb_put(&f, 1);
     }
-    put(&f, first);
+    mb_put(&f, first);
     if (shape == IMM_SECOND) {
-        put(&f, 0x41), put(&f, 13);
+        mb_put(&f, 0x41), mb_put(&f, 13);
     } else if (shape != TEMP_RIGHT) {
-        put(&f, 0x20), put(&f, 2);
+        mb_put(&f, 0x20), mb_put(&f, 2);
     }
-    put(&f, second);
-    put(&f, 0x0b);
-    put_u32(code, (uint32_t)f.n);
-    put_bytes(code, &f);
+    mb_put(&f, second);
+    mb_put(&f, 0x0b);
+    mb_put_u32(code, (uint32_t)f.n);
+    mb_put_bytes(code, &f);
     free(f.p);
 }
 
@@ -114,42 +77,26 @@ static uint32_t func_index(int shape, unsigned fi, unsigned si)
 static bytes_t build_module(void)
 {
     bytes_t mod = {0}, sec = {0};
-    static const uint8_t header[] = {0, 'a', 's', 'm', 1, 0, 0, 0};
-    for (size_t i = 0; i < sizeof header; i++)
-        put(&mod, header[i]);
+    mb_put_header(&mod);
     /* type 0: (i32 i32 i32) -> i32 */
-    put_u32(&sec, 1);
-    put(&sec, 0x60), put_u32(&sec, 3), put(&sec, 0x7f), put(&sec, 0x7f), put(&sec, 0x7f);
-    put_u32(&sec, 1), put(&sec, 0x7f);
-    put_section(&mod, 1, &sec);
-    put_u32(&sec, nfuncs());
-    for (uint32_t i = 0; i < nfuncs(); i++)
-        put_u32(&sec, 0);
-    put_section(&mod, 3, &sec);
-    put_u32(&sec, nfuncs());
-    for (uint32_t i = 0; i < nfuncs(); i++) {
-        char name[16];
-        int n = snprintf(name, sizeof name, "f%u", i);
-        put_u32(&sec, (uint32_t)n);
-        for (int k = 0; k < n; k++)
-            put(&sec, (uint8_t)name[k]);
-        put(&sec, 0x00), put_u32(&sec, i);
-    }
-    put_section(&mod, 7, &sec);
-    put_u32(&sec, nfuncs());
+    mb_put_u32(&sec, 1);
+    mb_put(&sec, 0x60), mb_put_u32(&sec, 3), mb_put(&sec, 0x7f), mb_put(&sec, 0x7f), mb_put(&sec, 0x7f);
+    mb_put_u32(&sec, 1), mb_put(&sec, 0x7f);
+    mb_put_section(&mod, 1, &sec);
+    mb_put_func_section(&mod, &sec, nfuncs(), NULL);
+    mb_put_export_section(&mod, &sec, nfuncs());
+    mb_put_u32(&sec, nfuncs());
     for (int shape = 0; shape < NSHAPES; shape++)
         for (unsigned si = 0; si < NSECOND; si++)
             for (unsigned fi = 0; fi < WASM_CHAIN_NFIRST; fi++)
                 put_body(&sec, shape, first_opc[fi], second_opc[si]);
-    put_section(&mod, 10, &sec);
+    mb_put_section(&mod, 10, &sec);
     free(sec.p);
     return mod;
 }
 
 typedef struct fixture {
-    bytes_t bin;
-    wasm_module_t *opt, *plain;
-    wasm_linker_t *linker;
+    mb_pair_t *pair;
     wasm_instance_t *iopt, *iplain;
 } fixture_t;
 
@@ -157,19 +104,9 @@ static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->bin = build_module();
-    err_t err = {{0}};
-    wasm_load_error_t why;
-    wasm_inst_error_t iwhy;
-    f->opt = wasm_module_load(f->bin.p, f->bin.n, &why, &err);
-    assert_non_null(f->opt);
-    f->plain = wasm_module_load_plain(f->bin.p, f->bin.n, &why, &err);
-    assert_non_null(f->plain);
-    f->linker = wasm_linker_new();
-    f->iopt = wasm_instance_new(f->opt, f->linker, NULL, &iwhy, &err);
-    f->iplain = wasm_instance_new(f->plain, f->linker, NULL, &iwhy, &err);
-    assert_non_null(f->iopt);
-    assert_non_null(f->iplain);
+    f->pair = mb_pair_load(build_module());
+    f->iopt = mb_instantiate(f->pair, f->pair->opt, NULL);
+    f->iplain = mb_instantiate(f->pair, f->pair->plain, NULL);
     *state = f;
     return 0;
 }
@@ -179,10 +116,7 @@ static int teardown(void **state)
     fixture_t *f = *state;
     wasm_instance_free(f->iopt);
     wasm_instance_free(f->iplain);
-    wasm_linker_free(f->linker);
-    wasm_module_free(f->opt);
-    wasm_module_free(f->plain);
-    free(f->bin.p);
+    mb_pair_free(f->pair);
     free(f);
     return 0;
 }
@@ -209,12 +143,12 @@ static void test_every_pair_emits_a_chained_instruction(void **state)
                 /* x - 13 is compiled as x + (-13) */
                 unsigned efi = shape == IMM_FIRST && first_opc[fi] == 0x6b ? 0 : fi;
                 const void *expect = h[OP_CH_ADD_ADD + si * WASM_CHAIN_NFIRST + efi];
-                if (want && first_handler(f->opt, idx) != expect)
+                if (want && first_handler(f->pair->opt, idx) != expect)
                     fail_msg("shape %d, first op %u, second op %u: not chained", shape, fi, si);
-                if (!want && first_handler(f->opt, idx) == expect)
+                if (!want && first_handler(f->pair->opt, idx) == expect)
                     fail_msg("z - (x op y) must not chain");
                 /* the oracle never chains */
-                assert_ptr_not_equal(first_handler(f->plain, idx), expect);
+                assert_ptr_not_equal(first_handler(f->pair->plain, idx), expect);
             }
         }
     }
@@ -228,12 +162,8 @@ static void test_chained_results_equal_the_plain_translation(void **state)
     const size_t nedge = sizeof edge / sizeof edge[0];
     unsigned checked = 0;
     for (uint32_t idx = 0; idx < nfuncs(); idx++) {
-        char name[16];
-        snprintf(name, sizeof name, "f%u", idx);
-        wasm_func_t *fo = wasm_instance_export_func(f->iopt, name);
-        wasm_func_t *fp = wasm_instance_export_func(f->iplain, name);
-        assert_non_null(fo);
-        assert_non_null(fp);
+        wasm_func_t *fo = mb_export(f->iopt, idx);
+        wasm_func_t *fp = mb_export(f->iplain, idx);
         for (size_t i = 0; i < nedge; i++) {
             for (size_t j = 0; j < nedge; j++) {
                 uint32_t z = edge[(i * 7 + j * 3) % nedge];
