@@ -192,29 +192,34 @@ int fg_proc_stop(fg_proc_t *p, int grace_ms)
     return st;
 }
 
-static char *slurp(const char *path)
+char *fg_read_file(const char *path)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(path, "rb");
     if (!f)
-        return strdup("");
+        return NULL;
     size_t cap = 4096, len = 0;
     char *b = malloc(cap);
     size_t n;
-    while ((n = fread(b + len, 1, cap - len - 1, f)) > 0) {
+    while (b && (n = fread(b + len, 1, cap - len - 1, f)) > 0) {
         len += n;
         if (cap - len < 2) {
             cap *= 2;
-            b = realloc(b, cap);
+            char *nb = realloc(b, cap);
+            if (!nb)
+                free(b);
+            b = nb;
         }
     }
-    b[len] = 0;
+    if (b)
+        b[len] = 0;
     fclose(f);
     return b;
 }
 
 char *fg_proc_stderr(fg_proc_t *p)
 {
-    return slurp(p->err_path);
+    char *text = fg_read_file(p->err_path);
+    return text ? text : strdup("");
 }
 
 /* Reads from fd until `done` says the buffer is complete, EOF, or timeout. */

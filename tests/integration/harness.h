@@ -104,6 +104,9 @@ const char *fg_tests_dir(void);   /* .../tests */
 const char *fg_everything_js(void);
 const char *fg_memory_js(void);
 
+/* The whole file, NUL-terminated (malloc'd), or NULL if it cannot be read. */
+char *fg_read_file(const char *path);
+
 /* mkdtemp under /tmp; the directory is removed at exit. */
 char *fg_tempdir(const char *tag);
 

@@ -209,17 +209,8 @@ static const char *text_of(json_t *reply)
 
 static char *read_file(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n)
-        s[0] = 0;
-    fclose(f);
-    return s;
+    char *text = fg_read_file(path);
+    return text ? text : strdup("");
 }
 
 /* How many calls of `tool` the server `srv` received. */

@@ -355,18 +355,6 @@ static void test_sigint_is_a_clean_shutdown(void **state)
     json_decref(g.doc);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    char *text = calloc(1, 1 << 20);
-    size_t n = fread(text, 1, (1 << 20) - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    return text;
-}
-
 /* spec §3.2: a command server inside a container gets a security warning;
  * a containerised one does not. */
 static void test_uncontained_command_server_warns_inside_a_container(void **state)
@@ -383,7 +371,8 @@ static void test_uncontained_command_server_warns_inside_a_container(void **stat
     unsetenv("RUNNING_IN_CONTAINER");
     char path[512];
     snprintf(path, sizeof path, "%s/mcp-gateway.log", g.log_dir);
-    char *log = slurp(path);
+    char *log = fg_read_file(path);
+    assert_non_null(log);
     if (!strstr(log, "[WARN] [startup] Security warning: server 'bare' runs 'true' directly inside"))
         fail_msg("no warning for the command server in:\n%s", log);
     assert_null(strstr(log, "server 'boxed' runs"));

@@ -35,18 +35,6 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = calloc(1, 65536);
-    size_t n = buf ? fread(buf, 1, 65535, f) : 0;
-    (void)n;
-    fclose(f);
-    return buf;
-}
-
 static void post(const char *url, const char *session, const char *body, fg_resp_t *r)
 {
     char sh[128];
@@ -165,7 +153,7 @@ static int http_setup(void **state)
     for (int i = 0; i < 200 && !(port && *port); i++) {
         free(port);
         sleep_ms(50);
-        port = slurp(portfile);
+        port = fg_read_file(portfile);
     }
     assert_true(port && *port);
     FILE *f = fopen(toml, "w");
@@ -248,7 +236,7 @@ static void test_http_backend_receives_keepalive_pings(void **state)
 
 static long last_pid(const char *pidfile, int *lines)
 {
-    char *t = slurp(pidfile);
+    char *t = fg_read_file(pidfile);
     long pid = 0;
     *lines = 0;
     for (char *p = t; p && *p;) {
