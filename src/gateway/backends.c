@@ -116,11 +116,11 @@ static bool oidc_headers(void *ud, const char *server_id, mcp_http_add_header_fn
 /* spec §3.2: inside a container, a stdio server that is not itself a
  * container runs with the gateway's own privileges, mounts and network
  * (the docker socket, often): say so, once per server, at startup. */
-static void warn_uncontained(const char *id, const char *command)
+static void warn_uncontained(const char *id, const char *command, bool in_container)
 {
     const char *base = strrchr(command, '/');
     base = base ? base + 1 : command;
-    if (strcmp(base, "docker") == 0 || !gw_running_in_container())
+    if (!in_container || strcmp(base, "docker") == 0)
         return;
     gw_log(GW_LOG_WARN, "startup",
            "Security warning: server '%s' runs '%s' directly inside the gateway's container, without container "
@@ -130,6 +130,7 @@ static void warn_uncontained(const char *id, const char *command)
 
 bool gw_backends_init(gw_server_t *s, err_t *err)
 {
+    bool in_container = gw_running_in_container(); /* reads /proc: once, not per server */
     s->nbackends = s->cfg->server_count;
     s->backends = calloc(s->nbackends ? s->nbackends : 1, sizeof *s->backends);
     if (!s->backends)
@@ -156,7 +157,7 @@ bool gw_backends_init(gw_server_t *s, err_t *err)
             if (!b->argv)
                 return err_prefix(err, "server '%s'", c->id);
             b->envp = build_env(c);
-            warn_uncontained(c->id, b->argv[0]);
+            warn_uncontained(c->id, b->argv[0], in_container);
             m->stdio.command = b->argv[0];
             m->stdio.args = (const char *const *)(b->argv + 1);
             m->stdio.env = (const char *const *)b->envp;
