@@ -33,7 +33,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define POOL_MAX 8
 #define MAX_RESUMES 3
 
 typedef struct http_impl {
@@ -43,41 +42,12 @@ typedef struct http_impl {
     unsigned session_gen;
     bool reiniting;
     bool plain;            /* plain JSON-RPC server (see the top); under mu */
-    CURL *pool[POOL_MAX];
-    int npool;
+    mcp_curl_pool_t pool;
 } http_impl_t;
 
 static http_impl_t *impl_of(mcp_backend_t *b) { return b->impl; }
 
 /* ------------------------------------------------------------ handles */
-
-static CURL *get_handle(http_impl_t *h)
-{
-    CURL *c = NULL;
-    pthread_mutex_lock(&h->mu);
-    if (h->npool > 0)
-        c = h->pool[--h->npool];
-    pthread_mutex_unlock(&h->mu);
-    if (c) {
-        curl_easy_reset(c); /* keeps its live connections */
-        return c;
-    }
-    return curl_easy_init();
-}
-
-static void put_handle(http_impl_t *h, CURL *c)
-{
-    if (!c)
-        return;
-    pthread_mutex_lock(&h->mu);
-    if (h->npool < POOL_MAX) {
-        h->pool[h->npool++] = c;
-        c = NULL;
-    }
-    pthread_mutex_unlock(&h->mu);
-    if (c)
-        curl_easy_cleanup(c);
-}
 
 /* ----------------------------------------------------------- transfers */
 
@@ -262,7 +232,7 @@ static CURLcode perform(mcp_backend_t *b, xfer_t *x, const char *body, size_t le
                         int64_t deadline_ms, char *curl_err)
 {
     http_impl_t *h = impl_of(b);
-    CURL *c = get_handle(h);
+    CURL *c = mcp__curl_pool_get(&h->pool);
     if (!c) {
         snprintf(curl_err, CURL_ERROR_SIZE, "cannot create a curl handle");
         return CURLE_OUT_OF_MEMORY;
@@ -301,7 +271,7 @@ static CURLcode perform(mcp_backend_t *b, xfer_t *x, const char *body, size_t le
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    put_handle(h, c);
+    mcp__curl_pool_put(&h->pool, c);
     return rc;
 }
 
@@ -388,7 +358,7 @@ static void http_close(mcp_backend_t *b, bool graceful, const char *why)
     pthread_mutex_unlock(&h->mu);
     if (session && graceful && !plain) {
         /* End the session politely; 405 (not supported) is fine too. */
-        CURL *c = get_handle(h);
+        CURL *c = mcp__curl_pool_get(&h->pool);
         struct curl_slist *hdrs = NULL;
         char line[300];
         snprintf(line, sizeof line, "Mcp-Session-Id: %s", session);
@@ -750,8 +720,7 @@ static mcp_call_status_t http_call(mcp_backend_t *b, mcp_call_t *c, json_t **res
 static void http_destroy(mcp_backend_t *b)
 {
     http_impl_t *h = impl_of(b);
-    for (int i = 0; i < h->npool; i++)
-        curl_easy_cleanup(h->pool[i]);
+    mcp__curl_pool_free(&h->pool);
     free(h->session);
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->cv);
@@ -772,7 +741,7 @@ bool mcp_http_init(mcp_backend_t *b, err_t *err)
     http_impl_t *h = calloc(1, sizeof *h);
     if (!h)
         return err_set(err, "out of memory");
-    if (pthread_mutex_init(&h->mu, NULL) != 0 || !mcp__cond_init(&h->cv)) {
+    if (pthread_mutex_init(&h->mu, NULL) != 0 || !mcp__cond_init(&h->cv) || !mcp__curl_pool_init(&h->pool)) {
         free(h);
         return err_set(err, "backend '%s': cannot create locks", b->id);
     }

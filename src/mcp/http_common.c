@@ -1,6 +1,6 @@
 /*
  * http_common.c — the pieces both HTTP transports use: libcurl's one-time
- * initialisation and the request headers every HTTP backend request carries
+ * initialisation, the pool of idle curl handles, and the request headers every HTTP backend request carries
  * (configured headers first, so that they win; the OIDC hook last).
  */
 #include "mcp/mcp_internal.h"
@@ -18,6 +18,48 @@ bool mcp__curl_ready(void)
 {
     pthread_once(&curl_once, curl_init_once);
     return curl_ok;
+}
+
+bool mcp__curl_pool_init(mcp_curl_pool_t *p)
+{
+    p->n = 0;
+    return pthread_mutex_init(&p->mu, NULL) == 0;
+}
+
+void *mcp__curl_pool_get(mcp_curl_pool_t *p)
+{
+    CURL *c = NULL;
+    pthread_mutex_lock(&p->mu);
+    if (p->n > 0)
+        c = p->handles[--p->n];
+    pthread_mutex_unlock(&p->mu);
+    if (c) {
+        curl_easy_reset(c); /* keeps its live connections */
+        return c;
+    }
+    return curl_easy_init();
+}
+
+void mcp__curl_pool_put(mcp_curl_pool_t *p, void *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&p->mu);
+    if (p->n < MCP_CURL_POOL_MAX) {
+        p->handles[p->n++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (c)
+        curl_easy_cleanup(c);
+}
+
+void mcp__curl_pool_free(mcp_curl_pool_t *p)
+{
+    for (int i = 0; i < p->n; i++)
+        curl_easy_cleanup(p->handles[i]);
+    p->n = 0;
+    pthread_mutex_destroy(&p->mu);
 }
 
 bool mcp__http_add_header(void *list, const char *header)

@@ -204,6 +204,23 @@ struct curl_slist;
 
 /* libcurl's global initialisation, once per process; false if it failed. */
 bool mcp__curl_ready(void);
+
+/* Idle curl easy handles of one backend: a handle keeps its connections
+ * alive, so reusing handles reuses connections. Thread-safe. */
+#define MCP_CURL_POOL_MAX 8
+typedef struct mcp_curl_pool {
+    pthread_mutex_t mu;
+    void *handles[MCP_CURL_POOL_MAX]; /* CURL * */
+    int n;
+} mcp_curl_pool_t;
+
+bool mcp__curl_pool_init(mcp_curl_pool_t *p);
+/* An idle handle (reset, connections kept) or a new one; NULL on OOM. */
+void *mcp__curl_pool_get(mcp_curl_pool_t *p);
+/* Gives c back (NULL is fine); cleaned up when the pool is full. */
+void mcp__curl_pool_put(mcp_curl_pool_t *p, void *c);
+/* Cleans up every idle handle. */
+void mcp__curl_pool_free(mcp_curl_pool_t *p);
 /* Appends one header line to *(struct curl_slist **)list; false on OOM.
  * (The void * form is the one mcp_http_headers_fn callbacks receive.) */
 bool mcp__http_add_header(void *list, const char *header);

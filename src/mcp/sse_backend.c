@@ -34,7 +34,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define POST_POOL_MAX 8
 #define POST_BODY_KEEP 200 /* bytes of a refused POST's body quoted in the error */
 
 typedef struct sse_impl {
@@ -49,8 +48,7 @@ typedef struct sse_impl {
     bool ended;                 /* the reader has finished */
     char *endpoint;             /* absolute URL for POSTs; NULL until known */
     char end_msg[ERR_MSG_MAX];  /* why the stream ended or failed */
-    CURL *pool[POST_POOL_MAX];  /* idle POST handles (they keep connections) */
-    int npool;
+    mcp_curl_pool_t pool;       /* idle POST handles */
 } sse_impl_t;
 
 static sse_impl_t *impl_of(mcp_backend_t *b) { return b->impl; }
@@ -99,32 +97,6 @@ done:
 
 /* -------------------------------------------------------------- POST */
 
-static CURL *get_handle(sse_impl_t *s)
-{
-    CURL *c = NULL;
-    pthread_mutex_lock(&s->mu);
-    if (s->npool > 0)
-        c = s->pool[--s->npool];
-    pthread_mutex_unlock(&s->mu);
-    if (c) {
-        curl_easy_reset(c); /* keeps its live connections */
-        return c;
-    }
-    return curl_easy_init();
-}
-
-static void put_handle(sse_impl_t *s, CURL *c)
-{
-    pthread_mutex_lock(&s->mu);
-    if (s->npool < POST_POOL_MAX) {
-        s->pool[s->npool++] = c;
-        c = NULL;
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (c)
-        curl_easy_cleanup(c);
-}
-
 typedef struct post_body {
     char text[POST_BODY_KEEP + 1];
     size_t len;
@@ -169,7 +141,7 @@ static mcp_send_result_t post_msg(mcp_backend_t *b, const json_t *msg, const cha
     struct curl_slist *hdrs = NULL;
     CURL *c = NULL;
     mcp_send_result_t r = MCP_SEND_NOT_SENT;
-    if (!text || !(c = get_handle(s))) {
+    if (!text || !(c = mcp__curl_pool_get(&s->pool))) {
         err_set(err, "out of memory");
         goto done;
     }
@@ -225,7 +197,7 @@ static mcp_send_result_t post_msg(mcp_backend_t *b, const json_t *msg, const cha
     }
 done:
     if (c)
-        put_handle(s, c);
+        mcp__curl_pool_put(&s->pool, c);
     curl_slist_free_all(hdrs);
     free(text);
     free(endpoint);
@@ -476,8 +448,7 @@ static bool sse_notify(mcp_backend_t *b, const json_t *msg, int64_t deadline_ms,
 static void sse_destroy(mcp_backend_t *b)
 {
     sse_impl_t *s = impl_of(b);
-    for (int i = 0; i < s->npool; i++)
-        curl_easy_cleanup(s->pool[i]);
+    mcp__curl_pool_free(&s->pool);
     free(s->endpoint);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
@@ -498,7 +469,7 @@ bool mcp_sse_init(mcp_backend_t *b, err_t *err)
     sse_impl_t *s = calloc(1, sizeof *s);
     if (!s)
         return err_set(err, "out of memory");
-    if (pthread_mutex_init(&s->mu, NULL) != 0 || !mcp__cond_init(&s->cv)) {
+    if (pthread_mutex_init(&s->mu, NULL) != 0 || !mcp__cond_init(&s->cv) || !mcp__curl_pool_init(&s->pool)) {
         free(s);
         return err_set(err, "backend '%s': cannot create locks", b->id);
     }
